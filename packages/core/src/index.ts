@@ -25,3 +25,5 @@ export {
   isTollgateError,
 } from './errors.js';
 export type { TollgateErrorCode } from './errors.js';
+export { licensarioProvider } from './provider/index.js';
+export type { LicensarioProvider, LicensarioProviderOptions, TransactionInput } from './provider/index.js';
