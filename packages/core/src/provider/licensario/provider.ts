@@ -219,7 +219,7 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
   }
 
   return {
-    getLicenses(subject: Subject, query?: LicenseQuery, options?: CallOptions): Promise<License[]> {
+    async getLicenses(subject: Subject, query?: LicenseQuery, options?: CallOptions): Promise<License[]> {
       return json(
         {
           method: 'GET',
@@ -231,7 +231,7 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
       );
     },
 
-    createLicense(subject: Subject, planId: string, options?: CreateLicenseOptions): Promise<License> {
+    async createLicense(subject: Subject, planId: string, options?: CreateLicenseOptions): Promise<License> {
       return json(
         {
           method: 'POST',
@@ -244,7 +244,7 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
       );
     },
 
-    ensureLicense(subject: Subject, planId: string, options?: CreateLicenseOptions): Promise<License> {
+    async ensureLicense(subject: Subject, planId: string, options?: CreateLicenseOptions): Promise<License> {
       return json(
         {
           method: 'PUT',
@@ -267,7 +267,11 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
       });
     },
 
-    getAllocation(subject: Subject, featureId: string, options?: AllocationOptions): Promise<Allocation> {
+    async getAllocation(
+      subject: Subject,
+      featureId: string,
+      options?: AllocationOptions,
+    ): Promise<Allocation> {
       return json(
         {
           method: 'GET',
@@ -279,7 +283,7 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
       );
     },
 
-    setAllocation(
+    async setAllocation(
       subject: Subject,
       featureId: string,
       available: number,
@@ -298,7 +302,7 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
       );
     },
 
-    adjustAllocation(
+    async adjustAllocation(
       subject: Subject,
       featureId: string,
       usage: number,
@@ -340,7 +344,7 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
       });
     },
 
-    getPlans(query?: { featureId?: string }, options?: CallOptions): Promise<Plan[]> {
+    async getPlans(query?: { featureId?: string }, options?: CallOptions): Promise<Plan[]> {
       return json(
         {
           method: 'GET',
@@ -367,7 +371,7 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
       return parsed.data;
     },
 
-    logTransaction(transaction: TransactionInput, options?: WriteOptions): Promise<{ id: string }> {
+    async logTransaction(transaction: TransactionInput, options?: WriteOptions): Promise<{ id: string }> {
       const amount = requireAmount(transaction.amount, undefined, 'finite');
       const subject = transaction.subject;
       return json(
@@ -390,7 +394,10 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
       );
     },
 
-    getBalance(range?: { from?: Date; to?: Date }, options?: CallOptions): Promise<{ balance: number }> {
+    async getBalance(
+      range?: { from?: Date; to?: Date },
+      options?: CallOptions,
+    ): Promise<{ balance: number }> {
       return json(
         {
           method: 'GET',
