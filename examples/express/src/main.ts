@@ -1,0 +1,43 @@
+/**
+ * `pnpm start` in examples/express: the example API on PORT (default 3001) over the embedded
+ * entitlement service, or over a running one when TOLLGATE_URL, TOLLGATE_API_KEY and
+ * TOLLGATE_API_SECRET are set. Ctrl-C flushes usage and exits 0.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import { startBackend } from './service.js';
+
+const port = Number(process.env.PORT ?? 3001);
+const { TOLLGATE_URL, TOLLGATE_API_KEY = '', TOLLGATE_API_SECRET = '' } = process.env;
+const remote = TOLLGATE_URL
+  ? { url: TOLLGATE_URL, apiKey: TOLLGATE_API_KEY, apiSecret: TOLLGATE_API_SECRET }
+  : undefined;
+
+const backend = await startBackend({ remote });
+const server = createApp({ tollgate: backend.tollgate }).listen(port, '127.0.0.1');
+await once(server, 'listening');
+const url = `http://localhost:${(server.address() as AddressInfo).port}`;
+
+console.log(`Express example: ${url} (entitlements: ${remote ? TOLLGATE_URL : 'embedded service'})
+
+Try this (alice: free, bob: pro, carol: team):
+  curl -i ${url}/reports -H 'X-User-Id: alice'         # 403 not licensed
+  curl -i ${url}/reports -H 'X-User-Id: bob'           # 200
+  curl -i -X POST ${url}/sms -H 'X-User-Id: alice'     # 200, one SMS used
+  curl -i ${url}/team/reports -H 'X-User-Id: bob'      # 403: needs the team plan
+  curl -i ${url}/team/reports -H 'X-User-Id: carol'    # 200
+
+Press Ctrl-C to stop.`);
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  server.close();
+  server.closeIdleConnections();
+  await backend.close();
+  process.exit(0);
+}
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

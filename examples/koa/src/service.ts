@@ -1,0 +1,98 @@
+/**
+ * The example's backend: the entitlement service embedded in this process, or a remote one
+ * when `TOLLGATE_URL` is set, and a Tollgate over it. The seed gives the demo users their
+ * plans: alice free, bob pro, carol team.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTollgate, licensarioProvider, type Tollgate, type TollgateOptions } from '@tollgate/core';
+import { createServer } from '@tollgate/server';
+
+/** The catalog shared by the examples. */
+export const CATALOG_PATH = fileURLToPath(new URL('../../catalog.json', import.meta.url));
+
+/** Demo users and the plan each is seeded with. */
+export const SEED: ReadonlyArray<{ userId: string; planId: string }> = [
+  { userId: 'alice', planId: 'free' },
+  { userId: 'bob', planId: 'pro' },
+  { userId: 'carol', planId: 'team' },
+];
+
+/** A Tollgate and whatever must be closed with it. */
+export interface Backend {
+  tollgate: Tollgate;
+  /** Where the service runs. */
+  serviceUrl: string;
+  /** Flush usage, close the Tollgate and (if embedded) the service and its temporary data. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startBackend}. */
+export interface BackendOptions {
+  /** A running service to use instead of the embedded one (with `apiKey`/`apiSecret`). */
+  remote?: { url: string; apiKey: string; apiSecret: string } | undefined;
+  /** Extra Tollgate options (cache, meter mode, …). */
+  tollgate?: Omit<TollgateOptions, 'provider'>;
+}
+
+/**
+ * Starts the backend and seeds the demo users.
+ *
+ * @example
+ * const backend = await startBackend();
+ * const app = createApp({ tollgate: backend.tollgate });
+ */
+export async function startBackend(options: BackendOptions = {}): Promise<Backend> {
+  const closers: Array<() => Promise<void>> = [];
+  let target = options.remote;
+  try {
+    if (target === undefined) {
+      const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-example-'));
+      closers.push(() => rm(dataDir, { recursive: true, force: true }));
+      const credentials = {
+        apiKey: `example-${randomBytes(8).toString('hex')}`,
+        apiSecret: randomBytes(24).toString('hex'),
+      };
+      const service = await createServer({
+        catalog: CATALOG_PATH,
+        port: 0,
+        host: '127.0.0.1',
+        dataDir,
+        credentials: [credentials],
+      });
+      closers.push(() => service.close());
+      target = { url: service.url, ...credentials };
+    }
+    const provider = licensarioProvider({
+      baseUrl: target.url,
+      apiKey: target.apiKey,
+      apiSecret: target.apiSecret,
+    });
+    const tollgate = createTollgate({ ...options.tollgate, provider });
+    closers.push(async () => {
+      await tollgate.close();
+      await provider.close();
+    });
+    for (const { userId, planId } of SEED) await provider.ensureLicense({ externalUserId: userId }, planId);
+    let closing: Promise<void> | undefined;
+    return {
+      tollgate,
+      serviceUrl: target.url,
+      close: () => {
+        closing ??= runAll(closers);
+        return closing;
+      },
+    };
+  } catch (error) {
+    await runAll(closers).catch(() => {});
+    throw error;
+  }
+}
+
+/** Runs the closers last-opened first. */
+async function runAll(closers: Array<() => Promise<void>>): Promise<void> {
+  for (const close of [...closers].reverse()) await close();
+}

@@ -1,0 +1,96 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type RunningDemo, startDemo } from '../examples/upsell/src/demo.js';
+import { ALICE_SMS } from '../examples/upsell/src/demo-users.js';
+import { launchChromium } from '../examples/upsell/test/chromium.js';
+
+// The upsell flow as a user sees it, in a real headless Chromium against the real demo:
+// the embedded service on a temporary data dir, the app on an ephemeral port.
+describe('upsell demo in Chromium', () => {
+  let demo: RunningDemo;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    demo = await startDemo({ port: 0, logger: { error: () => {} } });
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.close();
+  });
+
+  beforeEach(async () => {
+    context = await browser.newContext();
+    page = await context.newPage();
+  });
+
+  afterEach(async () => {
+    await context.close();
+  });
+
+  async function signInAs(name: string): Promise<void> {
+    await page.goto(demo.url);
+    await page.getByRole('link', { name: `Sign in as ${name}` }).click();
+    await expect.poll(() => page.textContent('header')).toContain(`Signed in as ${name}`);
+  }
+
+  const pathOf = (p: Page) => {
+    const url = new URL(p.url());
+    return { path: url.pathname, query: Object.fromEntries(url.searchParams) };
+  };
+
+  it('a user without the feature is sent to /upgrade, starts a trial and is back on /reports, allowed', async () => {
+    await signInAs('Carol');
+    await page.goto(`${demo.url}/reports`);
+
+    expect(pathOf(page)).toEqual({ path: '/upgrade', query: { feature: 'reports', return_to: '/reports' } });
+    await expect.poll(() => page.textContent('main')).toContain('does not include reports');
+
+    await page.getByRole('button', { name: 'Start free trial' }).click();
+    await page.waitForURL(`${demo.url}/reports`);
+
+    expect(pathOf(page)).toEqual({ path: '/reports', query: {} });
+    expect(await page.getByTestId('allowed').textContent()).toContain('You have access to reports');
+    const licenses = await demo.tollgate.provider.getLicenses({ externalUserId: 'carol' });
+    expect(licenses).toEqual([expect.objectContaining({ planId: 'pro', trial: true })]);
+    expect(licenses[0]?.expiresAt).toBeInstanceOf(Date);
+  });
+
+  it('the metered action counts down, then shows the upgrade offer and redirects to /upgrade', async () => {
+    await signInAs('Alice');
+    await page.goto(`${demo.url}/sms`);
+    expect(await page.getByTestId('remaining').textContent()).toBe(String(ALICE_SMS));
+
+    for (let left = ALICE_SMS - 1; left >= 0; left--) {
+      await page.getByRole('button', { name: 'Send SMS' }).click();
+      await page.waitForURL(`${demo.url}/sms?sent=1`);
+      expect(await page.getByTestId('remaining').textContent()).toBe(String(left));
+    }
+    expect(await page.getByTestId('upgrade-offer').textContent()).toContain('used all your SMS');
+
+    // One more: the meter gate refuses it and the browser lands on the upgrade page.
+    await page.getByRole('button', { name: 'Send SMS' }).click();
+    await page.waitForURL(/\/upgrade\?/);
+    expect(pathOf(page)).toEqual({ path: '/upgrade', query: { feature: 'sms', return_to: '/sms' } });
+    const plans = await page
+      .locator('li.plan')
+      .evaluateAll((items) => items.map((li) => li.getAttribute('data-plan')));
+    expect(plans).toContain('pro');
+    expect(await page.locator('li.plan[data-plan="free"]').textContent()).toContain('Your current plan');
+    // Nothing was charged beyond the allocation.
+    expect((await demo.tollgate.provider.getAllocation({ externalUserId: 'alice' }, 'sms')).available).toBe(
+      0,
+    );
+  });
+
+  it('a signed-out visitor of a gated page is asked to sign in first, then lands on it', async () => {
+    await page.goto(`${demo.url}/reports`);
+    expect(pathOf(page)).toEqual({ path: '/', query: { return_to: '/reports' } });
+    await page.getByRole('link', { name: 'Sign in as Bob' }).click();
+    await page.waitForURL(`${demo.url}/reports`);
+    expect(await page.getByTestId('allowed').textContent()).toContain('You have access to reports');
+  });
+});
