@@ -26,6 +26,7 @@ describe('Licensario wire decimals', () => {
     expect(parseWireDecimal('12.38')).toBe(12.38);
     expect(parseWireDecimal('-0.5')).toBe(-0.5);
     expect(parseWireDecimal('25')).toBe(25);
+    expect(parseWireDecimal('.5')).toBe(0.5);
   });
 
   it('refuses anything that is not a plain decimal', () => {

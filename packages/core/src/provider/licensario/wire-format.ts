@@ -4,7 +4,8 @@
  */
 
 const WIRE_DATE = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;
-const DECIMAL = /^-?\d+(\.\d+)?$/;
+// As the service reads them (packages/server/src/decimal.ts): `+1`, `12.` and `.5` included.
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
 
 /**
  * Parses a Licensario `yyyymmddHHMMSS` UTC date; `undefined` when the text is not one
