@@ -1,0 +1,247 @@
+/**
+ * Everything a `createGates` does that does not depend on the framework: options, the subject,
+ * the cached-first check and reserve, amounts, the attached state and the default denial.
+ * `@tollgate/express` and `@tollgate/koa` are thin translations around this.
+ */
+import { z } from 'zod';
+import { createTollgate } from '../engine/create-tollgate.js';
+import type { Decision, Logger, Reservation, Tollgate, TollgateOptions } from '../engine/types.js';
+import { ConfigurationError, hasErrorCode, isTollgateError } from '../errors.js';
+import type { Subject } from '../types.js';
+import { type AmountSource, resolveAmount } from './amount.js';
+import type { SettlementErrorHandler } from './lifecycle.js';
+import { chain, isPromiseLike, type MaybePromise } from './maybe-promise.js';
+import { denialResponse, invalidAmountResponse } from './problem.js';
+import type { ChargeOn, GateState, HttpResponseSpec } from './types.js';
+
+/** Options every adapter's `createGates` accepts (the adapter adds its own `onDenied`). */
+export type GateRuntimeOptions<Req> = (
+  | { /** An instance you created (and will close) yourself. */ tollgate: Tollgate; provider?: never }
+  | (TollgateOptions & { tollgate?: never })
+) & {
+  /**
+   * Who is asking: a `Subject`, or `undefined` when the request is anonymous (→ 401
+   * `no_subject`). May return a promise.
+   */
+  subject: (req: Req) => MaybePromise<Subject | undefined>;
+  /**
+   * When `meter` charges: `success` = responses below 400, `always` = every request that
+   * reached the handler. A disconnected client is never charged.
+   * @default 'success'
+   */
+  chargeOn?: ChargeOn;
+  /** Added to denials as `upgradeUrl`: a URL, or a function of the decision. */
+  upgradeUrl?: string | ((decision: Decision) => string | undefined);
+  /** `Retry-After` seconds on 503 `unavailable`. @default 5 */
+  retryAfterSeconds?: number;
+  /** Receives failed commits/releases (they never reach the request). */
+  logger?: Logger;
+};
+
+/** Per-gate options shared by `requireFeature` and `meter`. */
+export interface GateOptionsBase {
+  /** Overrides `createGates({ chargeOn })` for this `meter`. */
+  chargeOn?: ChargeOn;
+}
+
+/** The result of a `meter` gate before the handler runs. */
+export type MeterResult =
+  | { kind: 'allowed'; decision: Decision; reservation: Reservation }
+  | { kind: 'denied'; decision: Decision }
+  | { kind: 'invalid_amount'; response: HttpResponseSpec };
+
+/**
+ * The framework-free half of a gates instance.
+ *
+ * @example
+ * const runtime = createGateRuntime<IncomingMessage>({ tollgate, subject: (req) => subjectOf(req) });
+ * const decision = await runtime.check(req, 'reports');
+ */
+export interface GateRuntime<Req> {
+  /** The engine the gates use. */
+  readonly tollgate: Tollgate;
+  readonly chargeOn: ChargeOn;
+  /** The subject's decision for the feature: synchronous on a cache hit. */
+  check(req: Req, featureId: string, planId?: string): MaybePromise<Decision>;
+  /** Resolve the amount and reserve it: synchronous when both are. */
+  meter(req: Req, featureId: string, amount: AmountSource<Req>, planId?: string): MaybePromise<MeterResult>;
+  /** The default response for a denied decision. */
+  denial(decision: Decision): HttpResponseSpec;
+  /** The upgrade URL for a decision, if configured. */
+  upgradeUrlFor(decision: Decision): string | undefined;
+  /** The request's state after a gate decided. */
+  record(previous: GateState | undefined, decision: Decision): GateState;
+  /** Where failed commits/releases go. */
+  readonly onSettlementError: SettlementErrorHandler;
+  /** Closes the engine if `createGates` created it (from `provider`); no-op otherwise. */
+  close(): Promise<void>;
+}
+
+const isFunction = (value: unknown): boolean => typeof value === 'function';
+
+const optionsSchema = z.looseObject({
+  tollgate: z
+    .custom<Tollgate>((v) => typeof v === 'object' && v !== null && isFunction((v as Tollgate).check), {
+      message: 'tollgate must be an instance returned by createTollgate()',
+    })
+    .optional(),
+  provider: z
+    .custom((v) => typeof v === 'object' && v !== null, {
+      message: 'provider must be an EntitlementProvider',
+    })
+    .optional(),
+  subject: z.custom(isFunction, { message: 'subject must be a function (req) => Subject | undefined' }),
+  chargeOn: z.enum(['success', 'always']).optional(),
+  upgradeUrl: z
+    .union([z.string().min(1), z.custom(isFunction)], {
+      message: 'upgradeUrl must be a URL string or a function',
+    })
+    .optional(),
+  retryAfterSeconds: z.number().int().nonnegative().optional(),
+});
+
+/**
+ * Checks gate arguments when a gate is created (a typo must fail at startup, not per request).
+ *
+ * @example
+ * assertGateArgs('requireFeature', 'reports', 'pro');
+ */
+export function assertGateArgs(gate: string, featureId: unknown, planId: unknown): void {
+  if (typeof featureId !== 'string' || featureId.length === 0) {
+    throw new ConfigurationError(
+      `${gate}(featureId): featureId must be a non-empty string; got ${String(featureId)}.`,
+    );
+  }
+  if (planId !== undefined && (typeof planId !== 'string' || planId.length === 0)) {
+    throw new ConfigurationError(
+      `${gate}("${featureId}", planId): planId must be a non-empty string or omitted.`,
+    );
+  }
+}
+
+/**
+ * The decision for a request that names no subject: 401 `no_subject`, decided locally
+ * (`source: 'backend'` and `ageMs: 0` because it is as fresh as it gets).
+ *
+ * @example
+ * noSubjectDecision('reports'); // { allowed: false, reason: 'no_subject', featureId: 'reports', … }
+ */
+export function noSubjectDecision(featureId: string, planId?: string): Decision {
+  const decision: Decision = { allowed: false, reason: 'no_subject', featureId, source: 'backend', ageMs: 0 };
+  if (planId !== undefined) decision.planId = planId;
+  return decision;
+}
+
+/**
+ * Validates the options and builds the runtime. Throws a `ConfigurationError` naming the bad
+ * option. With `provider` (and any `createTollgate` options) it creates the engine and
+ * `close()` closes it; with `tollgate` the instance stays yours.
+ *
+ * @example
+ * const runtime = createGateRuntime<Request>({ provider, subject: (req) => req.user && { externalUserId: req.user.id } });
+ */
+export function createGateRuntime<Req>(options: GateRuntimeOptions<Req>): GateRuntime<Req> {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new ConfigurationError(
+      `createGates(): invalid option ${first?.path.join('.') || '(options)'}: ${first?.message ?? 'see issues'}.`,
+      { issues: parsed.error.issues, cause: parsed.error },
+    );
+  }
+  if ((options.tollgate === undefined) === (options.provider === undefined)) {
+    throw new ConfigurationError(
+      'createGates(): pass exactly one of `tollgate` (an instance from createTollgate()) or `provider` (and createTollgate options).',
+    );
+  }
+
+  const ownsTollgate = options.tollgate === undefined;
+  const tollgate: Tollgate = options.tollgate ?? createTollgate(engineOptions(options));
+  const chargeOn = options.chargeOn ?? 'success';
+  const { subject: subjectOf, upgradeUrl, retryAfterSeconds, logger } = options;
+
+  const upgradeUrlFor = (decision: Decision): string | undefined =>
+    typeof upgradeUrl === 'function' ? upgradeUrl(decision) : upgradeUrl;
+
+  const check = (req: Req, featureId: string, planId?: string): MaybePromise<Decision> =>
+    chain(subjectOf(req), (subject) => {
+      if (subject === undefined) return noSubjectDecision(featureId, planId);
+      return tollgate.checkCached(subject, featureId, planId) ?? tollgate.check(subject, featureId, planId);
+    });
+
+  const meter = (
+    req: Req,
+    featureId: string,
+    amountSource: AmountSource<Req>,
+    planId?: string,
+  ): MaybePromise<MeterResult> => {
+    const invalid = (error: unknown): MeterResult => {
+      if (hasErrorCode(error, 'TOLLGATE_INVALID_AMOUNT')) {
+        return { kind: 'invalid_amount', response: invalidAmountResponse(featureId) };
+      }
+      throw error;
+    };
+    const reserveOptions = planId === undefined ? {} : { planId };
+    const run = (): MaybePromise<MeterResult> =>
+      chain(subjectOf(req), (subject) => {
+        if (subject === undefined) return { kind: 'denied', decision: noSubjectDecision(featureId, planId) };
+        return chain(resolveAmount(amountSource, req, featureId), (amount) => {
+          const usage = { [featureId]: amount };
+          const reservation =
+            tollgate.reserveCached(subject, usage, reserveOptions) ??
+            tollgate.reserve(subject, usage, reserveOptions);
+          return chain(reservation, (r) => toMeterResult(r, featureId));
+        });
+      });
+    try {
+      const result = run();
+      return isPromiseLike(result) ? Promise.resolve(result).catch(invalid) : result;
+    } catch (error) {
+      return invalid(error);
+    }
+  };
+
+  const onSettlementError: SettlementErrorHandler = (error, action) => {
+    logger?.error(
+      { err: error, code: isTollgateError(error) ? error.code : undefined, action },
+      `tollgate: ${action} of a metered request failed`,
+    );
+  };
+
+  return {
+    tollgate,
+    chargeOn,
+    check,
+    meter,
+    denial: (decision) =>
+      denialResponse(decision, { upgradeUrl: upgradeUrlFor(decision), retryAfterSeconds }),
+    upgradeUrlFor,
+    record: (previous, decision) => ({
+      decision,
+      decisions: { ...previous?.decisions, [decision.featureId]: decision },
+    }),
+    onSettlementError,
+    close: () => (ownsTollgate ? tollgate.close() : Promise.resolve()),
+  };
+}
+
+/** The reservation's decision for the metered feature; a denied reservation is given back. */
+function toMeterResult(reservation: Reservation, featureId: string): MeterResult {
+  const usageDecision = reservation.decision;
+  const decision = usageDecision.decisions.find((d) => d.featureId === featureId) ?? usageDecision;
+  if (!usageDecision.allowed) {
+    // Nothing should be held for a denial, but release is idempotent and makes sure.
+    void reservation.release().catch(() => undefined);
+    return { kind: 'denied', decision: decision.allowed ? usageDecision : decision };
+  }
+  return { kind: 'allowed', decision, reservation };
+}
+
+/** The createTollgate options inside createGates options (gate-only keys removed). */
+function engineOptions(options: object): TollgateOptions {
+  const { subject, chargeOn, upgradeUrl, retryAfterSeconds, onDenied, tollgate, ...rest } = options as Record<
+    string,
+    unknown
+  >;
+  return rest as unknown as TollgateOptions;
+}

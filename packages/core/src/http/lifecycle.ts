@@ -1,0 +1,143 @@
+/**
+ * The request lifecycle of metered routes: reservations are taken before the handler and
+ * settled (committed or released) once, when the outcome of the request is known. Express
+ * and Koa both sit on Node's `http.ServerResponse`, so the watching happens here, once.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Reservation } from '../engine/types.js';
+import type { ChargeOn } from './types.js';
+
+/**
+ * How a request ended, as far as charging is concerned.
+ * - `finished`: the response was fully sent with `status`.
+ * - `errored`: the handler threw (Koa sees this; Express turns it into a 5xx `finished`).
+ * - `aborted`: the client went away before the response was sent.
+ * - `denied`: a later gate on the same route denied the request; the handler never ran.
+ */
+export type RequestOutcome =
+  | { kind: 'finished'; status: number }
+  | { kind: 'errored' }
+  | { kind: 'aborted' }
+  | { kind: 'denied' };
+
+/**
+ * Whether a reservation is charged for an outcome. `success` (default) charges only a
+ * response below 400; `always` charges every request the handler ran for, whatever its
+ * status (a thrown error included). A client that disconnected before the response, or a
+ * request denied by another gate, is never charged.
+ *
+ * @example
+ * settlementFor({ kind: 'finished', status: 201 }, 'success'); // 'commit'
+ * settlementFor({ kind: 'finished', status: 500 }, 'success'); // 'release'
+ * settlementFor({ kind: 'aborted' }, 'always'); // 'release'
+ */
+export function settlementFor(outcome: RequestOutcome, chargeOn: ChargeOn): 'commit' | 'release' {
+  switch (outcome.kind) {
+    case 'aborted':
+    case 'denied':
+      return 'release';
+    case 'errored':
+      return chargeOn === 'always' ? 'commit' : 'release';
+    case 'finished':
+      return chargeOn === 'always' || outcome.status < 400 ? 'commit' : 'release';
+  }
+}
+
+/** Reports a commit/release that failed; it never reaches the request. */
+export type SettlementErrorHandler = (error: unknown, action: 'commit' | 'release') => void;
+
+/**
+ * The reservations of one request. The first `settle` decides; later calls are no-ops, and a
+ * reservation added after settling is settled at once with the same outcome.
+ *
+ * @example
+ * const settlement = new RequestSettlement();
+ * settlement.add(reservation, 'success');
+ * await settlement.settle({ kind: 'finished', status: 200 }); // commits
+ */
+export class RequestSettlement {
+  readonly #entries: { reservation: Reservation; chargeOn: ChargeOn }[] = [];
+  #outcome: RequestOutcome | undefined;
+  #onError: SettlementErrorHandler | undefined;
+
+  constructor(onError?: SettlementErrorHandler) {
+    this.#onError = onError;
+  }
+
+  /** The outcome, once settled. */
+  get outcome(): RequestOutcome | undefined {
+    return this.#outcome;
+  }
+
+  /** Route commit/release failures to this handler (the last one set wins). */
+  setErrorHandler(onError: SettlementErrorHandler | undefined): void {
+    if (onError !== undefined) this.#onError = onError;
+  }
+
+  /** Track a reservation; settles it right away if the request already ended. */
+  add(reservation: Reservation, chargeOn: ChargeOn): void {
+    if (this.#outcome !== undefined) {
+      void this.#apply(reservation, settlementFor(this.#outcome, chargeOn));
+      return;
+    }
+    this.#entries.push({ reservation, chargeOn });
+  }
+
+  /** Commit or release every reservation for this outcome. Never rejects. */
+  settle(outcome: RequestOutcome): Promise<void> {
+    if (this.#outcome !== undefined) return Promise.resolve();
+    this.#outcome = outcome;
+    const entries = this.#entries.splice(0);
+    return Promise.all(
+      entries.map(({ reservation, chargeOn }) => this.#apply(reservation, settlementFor(outcome, chargeOn))),
+    ).then(() => undefined);
+  }
+
+  async #apply(reservation: Reservation, action: 'commit' | 'release'): Promise<void> {
+    try {
+      await (action === 'commit' ? reservation.commit() : reservation.release());
+    } catch (error) {
+      // The response is already on its way; a failed charge is the engine's to retry and report.
+      this.#onError?.(error, action);
+    }
+  }
+}
+
+const settlements = new WeakMap<ServerResponse, RequestSettlement>();
+
+/**
+ * The settlement of a response, created on first use and settled by the response itself:
+ * `finish` → `finished` with the status code; `close` before `finish` → `aborted` (the
+ * client disconnected). Several `meter` gates on one route share it, so they compose.
+ *
+ * @example
+ * responseSettlement(res).add(reservation, 'success');
+ */
+export function responseSettlement(res: ServerResponse, onError?: SettlementErrorHandler): RequestSettlement {
+  let settlement = settlements.get(res);
+  if (settlement === undefined) {
+    const created = new RequestSettlement(onError);
+    settlement = created;
+    settlements.set(res, created);
+    res.once('finish', () => void created.settle({ kind: 'finished', status: res.statusCode }));
+    res.once('close', () => {
+      if (!res.writableFinished) void created.settle({ kind: 'aborted' });
+    });
+    // An async gate may resolve after the client already left: no event will come any more.
+    if (res.writableFinished) void created.settle({ kind: 'finished', status: res.statusCode });
+    else if (res.destroyed || res.closed) void created.settle({ kind: 'aborted' });
+  } else {
+    settlement.setErrorHandler(onError);
+  }
+  return settlement;
+}
+
+/**
+ * The settlement of a response if a `meter` gate created one (for `denied`/`errored`).
+ *
+ * @example
+ * existingSettlement(res)?.settle({ kind: 'denied' });
+ */
+export function existingSettlement(res: ServerResponse): RequestSettlement | undefined {
+  return settlements.get(res);
+}

@@ -1,0 +1,69 @@
+/**
+ * Response headers that tell a client what is left of its metered allocations.
+ *
+ * `RateLimit` follows draft-ietf-httpapi-ratelimit-headers (Structured Field list, one item
+ * per policy, named by a string, with the `r` = remaining-units parameter, an Integer). The
+ * policy name is the feature id. We do not send `RateLimit-Policy` (it requires the quota `q`)
+ * or the `t` reset parameter: an allocation is a balance, not a window that resets.
+ *
+ * Allocations may be decimals ("12.38"), and `r` must be a non-negative Integer, so
+ * `RateLimit` rounds down and `Tollgate-Remaining` carries the exact value in the same shape:
+ * `"sms";r=12.38` (an sf-decimal, at most 3 fractional digits).
+ */
+import type { Decision } from '../engine/types.js';
+
+/** Name of the header carrying exact remaining amounts. */
+export const REMAINING_HEADER = 'Tollgate-Remaining';
+
+// sf-integer and sf-decimal limits (RFC 9651 §3.3.1, §3.3.2).
+const MAX_SF_INTEGER = 999_999_999_999_999;
+const MAX_SF_DECIMAL = 999_999_999_999.999;
+
+/** An sf-string, or undefined when the id has characters an sf-string cannot carry. */
+function sfString(value: string): string | undefined {
+  if (/[^\x20-\x7e]/.test(value)) return undefined;
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+function sfInteger(value: number): string {
+  return String(Math.min(MAX_SF_INTEGER, Math.max(0, Math.floor(value))));
+}
+
+function sfDecimal(value: number): string {
+  const clamped = Math.min(MAX_SF_DECIMAL, Math.max(0, value));
+  if (Number.isInteger(clamped)) return String(clamped);
+  // Round down so the header never promises more than is there.
+  const rounded = Math.floor(clamped * 1000) / 1000;
+  return Number.isInteger(rounded) ? `${rounded}.0` : String(rounded);
+}
+
+/**
+ * The usage headers for the decisions of a request's metered gates (decisions without a
+ * finite `remaining` are skipped; an empty object when none has one).
+ *
+ * - `RateLimit: "sms";r=41, "mms";r=2` — remaining units, rounded down, per the IETF draft.
+ * - `Tollgate-Remaining: "sms";r=41.5, "mms";r=2` — the exact remaining amounts.
+ *
+ * @example
+ * usageHeaders([{ featureId: 'sms', remaining: 41.5, allowed: true, reason: 'licensed', source: 'backend', ageMs: 0 }]);
+ * // { RateLimit: '"sms";r=41', 'Tollgate-Remaining': '"sms";r=41.5' }
+ */
+export function usageHeaders(decisions: readonly Decision[]): Record<string, string> {
+  const limits: string[] = [];
+  const exact: string[] = [];
+  const seen = new Set<string>();
+  // Latest decision per feature wins: iterate from the end.
+  for (let i = decisions.length - 1; i >= 0; i--) {
+    const decision = decisions[i];
+    if (decision === undefined || seen.has(decision.featureId)) continue;
+    seen.add(decision.featureId);
+    const remaining = decision.remaining;
+    if (remaining === undefined || !Number.isFinite(remaining)) continue;
+    const name = sfString(decision.featureId);
+    if (name === undefined) continue;
+    limits.unshift(`${name};r=${sfInteger(remaining)}`);
+    exact.unshift(`${name};r=${sfDecimal(remaining)}`);
+  }
+  if (limits.length === 0) return {};
+  return { RateLimit: limits.join(', '), [REMAINING_HEADER]: exact.join(', ') };
+}
