@@ -14,7 +14,9 @@ export type TollgateErrorCode =
   | 'TOLLGATE_INVALID_RESPONSE'
   | 'TOLLGATE_EXHAUSTED'
   | 'TOLLGATE_INVALID_AMOUNT'
-  | 'TOLLGATE_CLOSED';
+  | 'TOLLGATE_CLOSED'
+  /** A wizard token that is malformed, forged or expired (thrown by @tollgate/server). */
+  | 'TOLLGATE_INVALID_TOKEN';
 
 export interface TollgateErrorOptions {
   cause?: unknown;
