@@ -1,25 +1,36 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningDemo, startDemo } from '../examples/upsell/src/demo.js';
 import { ALICE_SMS } from '../examples/upsell/src/demo-users.js';
-import { launchChromium } from '../examples/upsell/test/chromium.js';
+import {
+  type Browser,
+  type BrowserContext,
+  launchChromium,
+  type Page,
+} from '../examples/upsell/test/chromium.js';
 
 // The upsell flow as a user sees it, in a real headless Chromium against the real demo:
-// the embedded service on a temporary data dir, the app on an ephemeral port.
+// the embedded service on a temporary data dir (the on-disk store `TOLLGATE_DATA_DIR`
+// selects), the app on an ephemeral port.
 describe('upsell demo in Chromium', () => {
+  let dataDir: string;
   let demo: RunningDemo;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
 
   beforeAll(async () => {
-    demo = await startDemo({ port: 0, logger: { error: () => {} } });
+    dataDir = await mkdtemp(join(tmpdir(), 'tollgate-upsell-e2e-'));
+    demo = await startDemo({ port: 0, dataDir, logger: { error: () => {} } });
     browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
     await demo?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   beforeEach(async () => {
@@ -75,9 +86,9 @@ describe('upsell demo in Chromium', () => {
     await page.getByRole('button', { name: 'Send SMS' }).click();
     await page.waitForURL(/\/upgrade\?/);
     expect(pathOf(page)).toEqual({ path: '/upgrade', query: { feature: 'sms', return_to: '/sms' } });
-    const plans = await page
-      .locator('li.plan')
-      .evaluateAll((items) => items.map((li) => li.getAttribute('data-plan')));
+    const plans = await Promise.all(
+      (await page.locator('li.plan').all()).map((li) => li.getAttribute('data-plan')),
+    );
     expect(plans).toContain('pro');
     expect(await page.locator('li.plan[data-plan="free"]').textContent()).toContain('Your current plan');
     // Nothing was charged beyond the allocation.

@@ -1,12 +1,9 @@
 /**
- * The example's backend: the entitlement service embedded in this process, or a remote one
+ * The example's backend: the entitlement service embedded in this process (data in memory), or a remote one
  * when `TOLLGATE_URL` is set, and a Tollgate over it. The seed gives the demo users their
  * plans: alice free, bob pro, carol team.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTollgate, licensarioProvider, type Tollgate, type TollgateOptions } from '@tollgate/core';
 import { createServer } from '@tollgate/server';
@@ -26,7 +23,7 @@ export interface Backend {
   tollgate: Tollgate;
   /** Where the service runs. */
   serviceUrl: string;
-  /** Flush usage, close the Tollgate and (if embedded) the service and its temporary data. */
+  /** Flush usage, close the Tollgate and (if embedded) the service. */
   close(): Promise<void>;
 }
 
@@ -50,21 +47,13 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
   let target = options.remote;
   try {
     if (target === undefined) {
-      const dataDir = await mkdtemp(join(tmpdir(), 'tollgate-example-'));
-      closers.push(() => rm(dataDir, { recursive: true, force: true }));
-      const credentials = {
-        apiKey: `example-${randomBytes(8).toString('hex')}`,
-        apiSecret: randomBytes(24).toString('hex'),
-      };
-      const service = await createServer({
-        catalog: CATALOG_PATH,
-        port: 0,
-        host: '127.0.0.1',
-        dataDir,
-        credentials: [credentials],
-      });
+      // Fresh credentials per start, never printed: only this process can call the service.
+      const key = `example-${randomBytes(8).toString('hex')}`;
+      const secret = randomBytes(24).toString('hex');
+      // No dataDir: the embedded store lives in memory and goes with the process.
+      const service = await createServer({ catalog: CATALOG_PATH, port: 0, credentials: [{ key, secret }] });
       closers.push(() => service.close());
-      target = { url: service.url, ...credentials };
+      target = { url: service.url, apiKey: key, apiSecret: secret };
     }
     const provider = licensarioProvider({
       baseUrl: target.url,

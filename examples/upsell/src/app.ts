@@ -15,6 +15,7 @@
 import {
   ConfigurationError,
   type EntitlementProvider,
+  type HttpError,
   hasErrorCode,
   type License,
   type Plan,
@@ -72,7 +73,7 @@ export function createApp(options: UpsellAppOptions): express.Express {
       'createApp() needs a provider that can read the plan catalog (getPlans): use licensarioProvider against a Tollgate service, or the server’s localProvider.',
     );
   }
-  const getPlans = provider.getPlans.bind(provider);
+  const getPlans: (query: { featureId: string }) => Promise<Plan[]> = provider.getPlans.bind(provider);
 
   const { requireFeature, meter } = createGates({
     tollgate,
@@ -197,7 +198,7 @@ export function createApp(options: UpsellAppOptions): express.Express {
       try {
         await provider.ensureLicense(subject, planId, mode === 'trial' ? { trial: true } : {});
       } catch (error) {
-        const code = hasErrorCode(error, 'TOLLGATE_HTTP') ? error.serviceCode : undefined;
+        const code = serviceCodeOf(error);
         if (code !== 'trial_used' && code !== 'no_trial') throw error;
         const offers = await offersFor(provider, getPlans, user, feature, undefined);
         const message =
@@ -247,6 +248,11 @@ function signedIn(req: Request): DemoUser {
   const user = currentUser(req);
   if (user === undefined) throw new Error('signedIn() used on a route without requireSignIn');
   return user;
+}
+
+/** The service's error code (`trial_used`, …) when the service refused the call. */
+function serviceCodeOf(error: unknown): string | undefined {
+  return hasErrorCode(error, 'TOLLGATE_HTTP') ? (error as HttpError).serviceCode : undefined;
 }
 
 function send(res: Response, status: number, page: SafeHtml): void {

@@ -1,15 +1,12 @@
 /**
  * The whole demo in one process: the entitlement service embedded (its own port on loopback,
- * data in a directory), a Tollgate that talks to it over HTTP exactly as a production app
+ * data in memory or in a directory), a Tollgate that talks to it over HTTP exactly as a production app
  * talks to a remote service, the demo users seeded, and the web app listening.
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTollgate, licensarioProvider, type Tollgate } from '@tollgate/core';
 import { createServer } from '@tollgate/server';
@@ -26,8 +23,8 @@ export interface DemoOptions {
   /** Interface to listen on. @default '127.0.0.1' */
   host?: string;
   /**
-   * Where the service keeps its data. Default: a fresh temporary directory, removed on
-   * `close()`, so every start begins from the seeded demo state.
+   * Where the service keeps its data (created if missing; kept across runs). Default: in
+   * memory, gone on `close()`, so every start begins from the seeded demo state.
    */
   dataDir?: string | undefined;
   /** Plan catalog file. @default CATALOG_PATH */
@@ -42,10 +39,10 @@ export interface RunningDemo {
   url: string;
   /** The embedded service's root (Licensario REST API). */
   serviceUrl: string;
-  /** Where the service keeps its data. */
-  dataDir: string;
+  /** Where the service keeps its data; `undefined` = in memory. */
+  dataDir: string | undefined;
   tollgate: Tollgate;
-  /** Stop taking requests, flush usage, close the service; removes a temporary data dir. */
+  /** Stop taking requests, flush usage, close the service. */
   close(): Promise<void>;
 }
 
@@ -59,30 +56,32 @@ export interface RunningDemo {
  */
 export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo> {
   const host = options.host ?? '127.0.0.1';
-  const ownsDataDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tollgate-upsell-')));
+  const dataDir = options.dataDir;
   // Fresh credentials per start: only this process knows them, so nothing else on the
   // machine can talk to the embedded service. They are never printed.
   const credentials = {
-    apiKey: `demo-${randomBytes(8).toString('hex')}`,
-    apiSecret: randomBytes(24).toString('hex'),
+    key: `demo-${randomBytes(8).toString('hex')}`,
+    secret: randomBytes(24).toString('hex'),
   };
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
     for (const step of cleanups.reverse()) await step();
-    if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
   };
   try {
     const service = await createServer({
       catalog: options.catalog ?? CATALOG_PATH,
       port: 0,
       host: '127.0.0.1',
-      dataDir,
+      ...(dataDir === undefined ? {} : { dataDir }),
       credentials: [credentials],
     });
     cleanups.push(() => service.close());
     const tollgate = createTollgate({
-      provider: licensarioProvider({ baseUrl: service.url, ...credentials }),
+      provider: licensarioProvider({
+        baseUrl: service.url,
+        apiKey: credentials.key,
+        apiSecret: credentials.secret,
+      }),
       // One atomic decrement per SMS: the balance the page shows is the service's, exactly.
       meter: { mode: 'sync' },
     });

@@ -1,7 +1,7 @@
 /**
  * `pnpm start`: the upsell demo on the embedded service, in this one process.
  * Env: `PORT` (default 3000), `TOLLGATE_DATA_DIR` (keep the service's data there across
- * runs; default: a temporary directory removed on exit, so every start is the seeded state).
+ * runs; default: in memory, so every start is the seeded state).
  * Stops cleanly on Ctrl-C (SIGINT) or SIGTERM: usage flushed, service closed, exit code 0.
  */
 import { startDemo } from './demo.js';
@@ -28,7 +28,7 @@ try {
 const url = demo.url.replace('127.0.0.1', 'localhost');
 console.log(`
 Tollgate upsell demo: ${url}
-(entitlement service embedded in this process; data in ${demo.dataDir})
+(entitlement service embedded in this process; data ${demo.dataDir === undefined ? 'in memory' : `in ${demo.dataDir}`})
 
 Try this:
   1. Open ${url} and sign in as Carol (no licence), then open ${url}/reports

@@ -5,6 +5,8 @@
  */
 import { type Browser, chromium } from 'playwright-core';
 
+export type { Browser, BrowserContext, Page } from 'playwright-core';
+
 /** Where Debian puts the browser; override with `CHROMIUM_PATH`. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
