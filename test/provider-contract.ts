@@ -41,6 +41,11 @@ function freshSubject(kind: 'userId' | 'externalUserId'): Subject {
   return kind === 'userId' ? { userId: id } : { externalUserId: id };
 }
 
+/** What every provider throws for a refusal: the wire status and code, as an `HttpError`. */
+function refusal(status: number, serviceCode: string) {
+  return { code: 'TOLLGATE_HTTP', status, serviceCode };
+}
+
 async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
   return promise.then(
     () => {
@@ -207,22 +212,36 @@ export function describeProviderContract(name: string, factory: ContractFactory)
         const lifetime = (trial.expiresAt as Date).getTime() - trial.issuedAt.getTime();
         expect(lifetime).toBeGreaterThanOrEqual(13 * DAY_MS);
         expect(lifetime).toBeLessThanOrEqual(15 * DAY_MS);
-        expect(
-          isTollgateError(await rejectionOf(provider.createLicense(subject, 'pro', { trial: true }))),
-        ).toBe(true);
-        expect(
-          isTollgateError(await rejectionOf(provider.createLicense(subject, 'basic', { trial: true }))),
-        ).toBe(true);
+        expect(await rejectionOf(provider.createLicense(subject, 'pro', { trial: true }))).toMatchObject(
+          refusal(409, 'trial_used'),
+        );
+        expect(await rejectionOf(provider.createLicense(subject, 'basic', { trial: true }))).toMatchObject(
+          refusal(409, 'no_trial'),
+        );
       });
 
-      it('refuses unknown plans and writes to allocations no licence grants, with typed errors', async () => {
+      it('refuses unknown plans and licences, and writes no licence allows, with the wire codes', async () => {
         const subject = freshSubject(kind);
-        expect(isTollgateError(await rejectionOf(provider.createLicense(subject, 'no-such-plan')))).toBe(
-          true,
+        expect(await rejectionOf(provider.createLicense(subject, 'no-such-plan'))).toMatchObject(
+          refusal(404, 'unknown_plan'),
         );
-        expect(isTollgateError(await rejectionOf(provider.adjustAllocation(subject, 'sms', 1)))).toBe(true);
-        expect(isTollgateError(await rejectionOf(provider.setAllocation(subject, 'sms', 1)))).toBe(true);
-        expect(isTollgateError(await rejectionOf(provider.revokeLicense('no-such-licence')))).toBe(true);
+        expect(await rejectionOf(provider.adjustAllocation(subject, 'sms', 1))).toMatchObject(
+          refusal(404, 'no_license'),
+        );
+        expect(await rejectionOf(provider.setAllocation(subject, 'sms', 1))).toMatchObject(
+          refusal(404, 'no_license'),
+        );
+        expect(await rejectionOf(provider.revokeLicense('no-such-licence'))).toMatchObject(
+          refusal(404, 'unknown_license'),
+        );
+      });
+
+      it('refuses a non-finite amount with InvalidAmountError', async () => {
+        const subject = freshSubject(kind);
+        await provider.createLicense(subject, 'pro');
+        const error = await rejectionOf(provider.adjustAllocation(subject, 'sms', Number.NaN));
+        expect(isTollgateError(error) && error.code).toBe('TOLLGATE_INVALID_AMOUNT');
+        expect((await provider.getAllocation(subject, 'sms')).available).toBe(100);
       });
     });
 

@@ -47,7 +47,8 @@ import {
 export interface TransactionInput {
   /** Your unique id for this transaction: logging the same `uuid` again returns the same id. */
   uuid: string;
-  licenseId: string;
+  /** The licence paid for or refunded. */
+  licenseId?: string;
   /** Amount including fees; a decimal. */
   amount: number;
   /** The id in your payment system. */
@@ -380,7 +381,8 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
           path: '/api/v1/transactions',
           body: {
             uuid: requireId('uuid', transaction.uuid),
-            licenseId: requireId('licenseId', transaction.licenseId),
+            licenseId:
+              transaction.licenseId === undefined ? undefined : requireId('licenseId', transaction.licenseId),
             amount: formatAmount(amount),
             externalTransactionId: transaction.externalTransactionId,
             type: transaction.type ?? 'license',
