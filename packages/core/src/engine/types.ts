@@ -113,7 +113,12 @@ export interface TollgateOptions {
   };
   clock?: Clock;
   logger?: Logger;
+  /** Listeners registered at creation, same as calling `on(event, fn)` for each. */
+  hooks?: TollgateHooks;
 }
+
+/** Listeners by event name, for `options.hooks`. */
+export type TollgateHooks = { [E in TollgateEventName]?: (payload: TollgateEvents[E]) => void };
 
 /** Events and their payloads. */
 export interface TollgateEvents {
@@ -128,6 +133,23 @@ export interface TollgateEvents {
   'circuit:open': { failures: number };
   'circuit:closed': Record<string, never>;
   fallback: { subject: Subject; featureId: string; failMode: 'open' | 'closed' };
+  /**
+   * Batched mode: `maxPendingKeys` reached, so this usage was written straight to the service
+   * (awaited) instead of being queued. Nothing is dropped; it only costs a round trip.
+   */
+  'meter:full': { subject: Subject; featureId: string; pendingKeys: number };
+}
+
+/** Counters since creation (monotonic). */
+export interface TollgateStats {
+  /** Usage records (one per subject and feature) given up without reaching the service; should stay 0. */
+  usageDropped: number;
+  /** Events of that kind, for dashboards. */
+  flushOk: number;
+  flushFailed: number;
+  /** (subject, feature) keys with usage waiting to be flushed, now. */
+  pendingKeys: number;
+  circuitOpen: boolean;
 }
 
 export type TollgateEventName = keyof TollgateEvents;
@@ -160,6 +182,8 @@ export interface Tollgate {
   close(options?: { timeoutMs?: number }): Promise<void>;
   /** Subscribe; returns an unsubscribe function. */
   on<E extends TollgateEventName>(event: E, listener: (payload: TollgateEvents[E]) => void): () => void;
+  /** Counters: dropped usage (should be 0), flush outcomes, pending keys, circuit state. */
+  stats(): TollgateStats;
   /** The provider this instance was created with (adapters use it for upsell actions). */
   readonly provider: EntitlementProvider;
 }

@@ -1,0 +1,92 @@
+/**
+ * Amounts: validation at the edge and exact arithmetic inside.
+ *
+ * Usage is summed in integer nano-units (1e-9) held as `bigint`, so 0.1 + 0.2 charged twice is
+ * exactly 0.3 at the service, and no number of small charges drifts. Conversion goes through
+ * the shortest decimal string of the number (`String(0.1) === '0.1'`), not through `x * 1e9`,
+ * which would carry the binary error of the double into the sum.
+ */
+import { InvalidAmountError } from '../errors.js';
+import type { Usage } from './types.js';
+
+/** Decimal places kept: amounts are exact to 1e-9. */
+const SCALE_DIGITS = 9;
+const SCALE = 10n ** BigInt(SCALE_DIGITS);
+
+/** Integer nano-units of a finite number, rounded half away from zero at the 9th decimal. */
+export function toUnits(value: number): bigint {
+  const text = String(Math.abs(value));
+  const match = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(text);
+  if (!match) throw new RangeError(`not a finite number: ${text}`);
+  const intPart = match[1] ?? '0';
+  const fracPart = match[2] ?? '';
+  const exponent = Number(match[3] ?? '0') + SCALE_DIGITS;
+  const digits = intPart + fracPart;
+  // Position of the decimal point in `digits` once scaled by 10^(9 + exponent).
+  const point = intPart.length + exponent;
+  let units: bigint;
+  if (point <= 0) {
+    units = point === 0 && (digits[0] ?? '0') >= '5' ? 1n : 0n;
+  } else if (point >= digits.length) {
+    units = BigInt(digits) * 10n ** BigInt(point - digits.length);
+  } else {
+    units = BigInt(digits.slice(0, point));
+    if ((digits[point] ?? '0') >= '5') units += 1n;
+  }
+  return value < 0 ? -units : units;
+}
+
+/** The number nearest to `units` nano-units (correctly rounded). */
+export function fromUnits(units: bigint): number {
+  const whole = units / SCALE;
+  const frac = units % SCALE;
+  if (frac === 0n) return Number(whole);
+  // Number(units) / 1e9 is correctly rounded while units is exactly representable.
+  if (units <= 9007199254740991n && units >= -9007199254740991n) return Number(units) / 1e9;
+  return Number(`${whole}.${(frac < 0n ? -frac : frac).toString().padStart(SCALE_DIGITS, '0')}`);
+}
+
+/** One validated entry of a usage record. */
+export interface UsageItem {
+  featureId: string;
+  amount: number;
+  units: bigint;
+}
+
+/**
+ * Validates a usage record: a non-empty object of finite amounts > 0 (at least 1e-9).
+ * Throws `InvalidAmountError` (code `TOLLGATE_INVALID_AMOUNT`) otherwise: a bad amount is a
+ * programming error and must never turn into a silent charge of NaN or Infinity.
+ */
+export function parseUsage(usage: Usage): UsageItem[] {
+  if (typeof usage !== 'object' || usage === null || Array.isArray(usage)) {
+    throw new InvalidAmountError(
+      'usage must be an object of featureId → amount, e.g. { sms: 1 }; refunds go through reservation.release().',
+      { amount: usage },
+    );
+  }
+  const items: UsageItem[] = [];
+  for (const featureId of Object.keys(usage)) {
+    const amount = usage[featureId];
+    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount <= 0) {
+      throw new InvalidAmountError(
+        `Usage of "${featureId}" must be a finite number > 0 (got ${String(amount)}); refunds go through reservation.release().`,
+        { amount, featureId },
+      );
+    }
+    const units = toUnits(amount);
+    if (units === 0n) {
+      throw new InvalidAmountError(
+        `Usage of "${featureId}" is below the smallest chargeable amount (1e-9); got ${String(amount)}.`,
+        { amount, featureId },
+      );
+    }
+    items.push({ featureId, amount, units });
+  }
+  if (items.length === 0) {
+    throw new InvalidAmountError('usage is empty: pass at least one featureId → amount, e.g. { sms: 1 }.', {
+      amount: usage,
+    });
+  }
+  return items;
+}

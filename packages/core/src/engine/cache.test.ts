@@ -1,0 +1,192 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConfigurationError } from '../errors.js';
+import { memoryProvider } from '../testing/memory-provider.js';
+import { createTollgate } from './create-tollgate.js';
+import { alice, bob, plans, setup } from './test-setup.js';
+import type { Tollgate } from './types.js';
+
+let tollgate: Tollgate | undefined;
+beforeEach(() => {
+  vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') });
+});
+afterEach(async () => {
+  await tollgate?.close({ timeoutMs: 0 });
+  tollgate = undefined;
+  vi.useRealTimers();
+});
+
+describe('createTollgate options', () => {
+  it('throws a ConfigurationError naming the option and what to pass', () => {
+    const provider = memoryProvider({ plans });
+    expect(() => createTollgate({ provider, cache: { ttlMs: -5 } })).toThrow(ConfigurationError);
+    expect(() => createTollgate({ provider, cache: { ttlMs: -5 } })).toThrow(/cache\.ttlMs/);
+    expect(() => createTollgate({ provider, failMode: 'maybe' as 'open' })).toThrow(
+      /failMode must be 'closed'/,
+    );
+    expect(() => createTollgate({ provider, meter: { mode: 'sync', flushEvery: 1 } as never })).toThrow(
+      /unknown option\(s\) flushEvery/,
+    );
+    expect(() => createTollgate({} as never)).toThrow(/provider is required/);
+    expect(() => createTollgate({ provider, hooks: { 'cache:hot': () => {} } as never })).toThrow(
+      /hooks\.cache:hot/,
+    );
+  });
+});
+
+describe('decisions', () => {
+  it('answers licensed, not_licensed, expired and exhausted from the licences', async () => {
+    const now = Date.now();
+    const setupResult = setup({
+      licenses: [
+        { subject: alice, planId: 'pro', used: { mms: 10 } },
+        { subject: bob, planId: 'basic', expiresAt: new Date(now - 1000) },
+      ],
+    });
+    tollgate = setupResult.tollgate;
+    const licensed = await tollgate.check(alice, 'reports');
+    expect(licensed).toMatchObject({
+      allowed: true,
+      reason: 'licensed',
+      planId: 'pro',
+      source: 'backend',
+      ageMs: 0,
+    });
+    expect(await tollgate.check(alice, 'sms')).toMatchObject({ allowed: true, remaining: 100 });
+    expect(await tollgate.check(alice, 'mms')).toMatchObject({
+      allowed: false,
+      reason: 'exhausted',
+      remaining: 0,
+    });
+    expect(await tollgate.check(bob, 'reports')).toMatchObject({ allowed: false, reason: 'expired' });
+    expect(await tollgate.check(bob, 'sms')).toMatchObject({ allowed: false, reason: 'not_licensed' });
+    expect(await tollgate.check(alice, 'reports', 'basic')).toMatchObject({
+      allowed: false,
+      reason: 'not_licensed',
+      planId: 'basic',
+    });
+    expect(await tollgate.check(undefined as never, 'reports')).toMatchObject({
+      allowed: false,
+      reason: 'no_subject',
+    });
+  });
+});
+
+describe('decision cache', () => {
+  it('serves a fresh answer from the cache, synchronously too, until the positive TTL', async () => {
+    const { provider, tollgate: t } = setup({}, { cache: { ttlMs: 10_000 } });
+    tollgate = t;
+    expect(t.checkCached(alice, 'reports')).toBeUndefined();
+    await t.check(alice, 'reports');
+    vi.advanceTimersByTime(4000);
+    expect(await t.check(alice, 'reports')).toMatchObject({ allowed: true, source: 'cache', ageMs: 4000 });
+    expect(t.checkCached(alice, 'reports')).toMatchObject({ allowed: true, source: 'cache', ageMs: 4000 });
+    expect(provider.calls.getLicenses).toBe(1);
+    vi.advanceTimersByTime(6000);
+    expect(t.checkCached(alice, 'reports')).toBeUndefined();
+    expect(await t.check(alice, 'reports')).toMatchObject({ source: 'backend' });
+    expect(provider.calls.getLicenses).toBe(2);
+  });
+
+  it('keeps negative answers for the shorter negative TTL', async () => {
+    const { provider, tollgate: t } = setup({}, { cache: { ttlMs: 30_000, negativeTtlMs: 2000 } });
+    tollgate = t;
+    await t.check(bob, 'reports');
+    vi.advanceTimersByTime(1999);
+    expect(await t.check(bob, 'reports')).toMatchObject({ reason: 'not_licensed', source: 'cache' });
+    vi.advanceTimersByTime(1);
+    expect(await t.check(bob, 'reports')).toMatchObject({ reason: 'not_licensed', source: 'backend' });
+    expect(provider.calls.getLicenses).toBe(2);
+  });
+
+  it('never lets a cached "allowed" outlive the licence expiry', async () => {
+    const expiresAt = new Date(Date.now() + 3000);
+    const { tollgate: t } = setup(
+      { licenses: [{ subject: alice, planId: 'pro', expiresAt }] },
+      { cache: { ttlMs: 60_000 } },
+    );
+    tollgate = t;
+    expect(await t.check(alice, 'reports')).toMatchObject({ allowed: true, expiresAt });
+    vi.advanceTimersByTime(2999);
+    expect(t.checkCached(alice, 'reports')).toMatchObject({ allowed: true });
+    vi.advanceTimersByTime(1);
+    expect(t.checkCached(alice, 'reports')).toBeUndefined();
+    expect(await t.check(alice, 'reports')).toMatchObject({
+      allowed: false,
+      reason: 'expired',
+      source: 'backend',
+    });
+  });
+
+  it('caps at the earliest expiry among several licences', async () => {
+    const now = Date.now();
+    const { provider, tollgate: t } = setup(
+      {
+        licenses: [
+          { subject: alice, planId: 'pro', expiresAt: new Date(now + 5000) },
+          { subject: alice, planId: 'pro', expiresAt: null },
+        ],
+      },
+      { cache: { ttlMs: 60_000 } },
+    );
+    tollgate = t;
+    expect(await t.check(alice, 'sms')).toMatchObject({ remaining: 200 });
+    vi.advanceTimersByTime(5000);
+    expect(await t.check(alice, 'sms')).toMatchObject({ remaining: 100, source: 'backend' });
+    expect(provider.calls.getLicenses).toBe(2);
+  });
+
+  it('shares one service request between 500 concurrent checks of a cold key', async () => {
+    const { provider, tollgate: t } = setup();
+    tollgate = t;
+    provider.delay(50);
+    const pending = Array.from({ length: 500 }, () => t.check(alice, 'reports'));
+    await vi.advanceTimersByTimeAsync(50);
+    const decisions = await Promise.all(pending);
+    expect(decisions.every((d) => d.allowed && d.source === 'backend')).toBe(true);
+    expect(provider.calls.getLicenses).toBe(1);
+  });
+
+  it('invalidate(subject) sends the next check to the service, other subjects stay cached', async () => {
+    const { provider, tollgate: t } = setup({
+      licenses: [
+        { subject: alice, planId: 'pro' },
+        { subject: bob, planId: 'basic' },
+      ],
+    });
+    tollgate = t;
+    await t.check(alice, 'reports');
+    await t.check(bob, 'reports');
+    t.invalidate(alice);
+    expect(await t.check(alice, 'reports')).toMatchObject({ source: 'backend' });
+    expect(await t.check(bob, 'reports')).toMatchObject({ source: 'cache' });
+    expect(provider.calls.getLicenses).toBe(3);
+  });
+
+  it('stays correct when more subjects are invalidated than the generation map holds', async () => {
+    const subjects = Array.from({ length: 5 }, (_, i) => ({ userId: `u${i}` }));
+    const { provider, tollgate: t } = setup(
+      { licenses: subjects.map((subject) => ({ subject, planId: 'basic' })) },
+      { cache: { max: 3 } },
+    );
+    tollgate = t;
+    await t.check(subjects[0]!, 'reports');
+    t.invalidate(subjects[0]!);
+    for (const s of subjects.slice(1)) t.invalidate(s);
+    // u0's generation was forgotten: its old entry must not come back as a hit.
+    expect(await t.check(subjects[0]!, 'reports')).toMatchObject({ source: 'backend' });
+    expect(provider.calls.getLicenses).toBe(2);
+  });
+
+  it('reports hits, misses and decisions through the hooks', async () => {
+    const seen: string[] = [];
+    const { tollgate: t } = setup(
+      {},
+      { hooks: { 'cache:miss': () => seen.push('miss'), 'cache:hit': () => seen.push('hit') } },
+    );
+    tollgate = t;
+    t.on('decision', ({ decision }) => seen.push(`decision:${decision.source}`));
+    await t.check(alice, 'reports');
+    await t.check(alice, 'reports');
+    expect(seen).toEqual(['miss', 'decision:backend', 'hit', 'decision:cache']);
+  });
+});

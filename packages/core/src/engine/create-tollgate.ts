@@ -1,0 +1,606 @@
+/**
+ * `createTollgate`: cached entitlement checks, authrep metering and the failure policy over an
+ * `EntitlementProvider` (shared/DESIGN.md §3–4). This module wires the parts together and
+ * holds the operations; each part lives in its own module.
+ */
+import { randomUUID } from 'node:crypto';
+import { AllocationExhaustedError, ClosedError, ConfigurationError, isTollgateError } from '../errors.js';
+import type { Allocation, Subject } from '../types.js';
+import { fromUnits, parseUsage, toUnits, type UsageItem } from './amount.js';
+import { Backend } from './backend.js';
+import { Circuit } from './circuit.js';
+import { DecisionCache } from './decision-cache.js';
+import { Decisions, type Lookup, toDecision } from './decisions.js';
+import { Emitter } from './events.js';
+import { Ledger } from './ledger.js';
+import { type ExactWrite, lineKey, Meter, type MeterTarget } from './meter.js';
+import { type Config, resolveConfig } from './options.js';
+import { subjectKey } from './subject-key.js';
+import type {
+  Decision,
+  Reservation,
+  Tollgate,
+  TollgateEventName,
+  TollgateEvents,
+  TollgateOptions,
+  Usage,
+  UsageDecision,
+} from './types.js';
+
+/** One feature's part of a reservation. */
+interface Charge {
+  target: MeterTarget;
+  units: bigint;
+  /** Batched: the units are held in the ledger and were taken from the local view. */
+  held: boolean;
+  /** Sync: the idempotency key of the conditional decrement already applied. */
+  applied?: string;
+  /** Sync: a decrement whose outcome is unknown, queued for replay; its refund hangs here. */
+  pending?: ExactWrite;
+}
+
+const NOOP_RESERVATION_STATE = { settled: true };
+
+/**
+ * Creates a Tollgate engine over a provider. Options are validated now: a wrong option throws a
+ * `ConfigurationError` whose message says what to pass.
+ *
+ * @example
+ * import { createTollgate, licensarioProvider } from '@tollgate/core';
+ *
+ * const tollgate = createTollgate({
+ *   provider: licensarioProvider({ baseUrl: 'http://localhost:4000', apiKey, apiSecret }),
+ *   cache: { ttlMs: 30_000 },
+ *   meter: { mode: 'batched' },
+ * });
+ * const decision = await tollgate.check({ externalUserId: 'u1' }, 'reports');
+ * if (decision.allowed) { ... }
+ * const sms = await tollgate.authrep({ externalUserId: 'u1' }, { sms: 1 });
+ * await tollgate.close();
+ */
+export function createTollgate(options: TollgateOptions): Tollgate {
+  return new Engine(resolveConfig(options));
+}
+
+class Engine implements Tollgate {
+  readonly provider: Config['provider'];
+  readonly #config: Config;
+  readonly #emitter: Emitter;
+  readonly #circuit: Circuit;
+  readonly #backend: Backend;
+  readonly #cache: DecisionCache;
+  readonly #ledger = new Ledger();
+  readonly #decisions: Decisions;
+  readonly #meter: Meter;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(config: Config) {
+    this.#config = config;
+    this.provider = config.provider;
+    this.#emitter = new Emitter(config.logger);
+    for (const [event, listener] of Object.entries(config.hooks)) {
+      if (listener) this.#emitter.on(event as TollgateEventName, listener as never);
+    }
+    this.#circuit = new Circuit({
+      ...config.circuit,
+      clock: config.clock,
+      listener: {
+        opened: (failures) => {
+          config.logger.warn({ failures }, 'tollgate: circuit open, the entitlement service is failing');
+          this.#emitter.emit('circuit:open', { failures });
+        },
+        closed: () => {
+          config.logger.info({}, 'tollgate: circuit closed, the entitlement service answers again');
+          this.#emitter.emit('circuit:closed', {});
+        },
+      },
+    });
+    this.#backend = new Backend({
+      timeoutMs: config.timeoutMs,
+      retry: config.retry,
+      circuit: this.#circuit,
+      emitter: this.#emitter,
+      clock: config.clock,
+    });
+    this.#cache = new DecisionCache({ max: config.cache.max, clock: config.clock });
+    this.#decisions = new Decisions(config, this.#cache, this.#backend, this.#ledger, this.#emitter);
+    this.#meter = new Meter(
+      config,
+      this.#backend,
+      this.#emitter,
+      this.#ledger,
+      (target, allocation, meanwhile) => this.#synced(target, allocation, meanwhile),
+    );
+    if (config.meter.mode === 'batched') this.#meter.start();
+  }
+
+  // ── checks ────────────────────────────────────────────────────────────────────────────
+
+  checkCached(subject: Subject, featureId: string, planId?: string): Decision | undefined {
+    this.#assertOpen();
+    const sk = subjectKey(subject);
+    if (sk === undefined) return this.#noSubject(subject, featureId, planId);
+    const entry = this.#decisions.hit(this.#cache.key(sk, featureId, planId));
+    if (!entry) return undefined;
+    return this.#emitDecision(
+      subject,
+      toDecision(
+        { entry, source: 'cache' },
+        featureId,
+        planId,
+        this.#config.failMode,
+        this.#config.clock.now(),
+      ),
+    );
+  }
+
+  async check(subject: Subject, featureId: string, planId?: string): Promise<Decision> {
+    this.#assertOpen();
+    assertFeatureId(featureId);
+    const sk = subjectKey(subject);
+    if (sk === undefined) return this.#noSubject(subject, featureId, planId);
+    const lookup = await this.#decisions.lookup(subject, sk, featureId, planId);
+    const decision = toDecision(lookup, featureId, planId, this.#config.failMode, this.#config.clock.now());
+    if (lookup.source === 'fallback') this.#fallback(subject, featureId);
+    return this.#emitDecision(subject, decision);
+  }
+
+  // ── metering ──────────────────────────────────────────────────────────────────────────
+
+  async authrep(subject: Subject, usage: Usage, options: { planId?: string } = {}): Promise<UsageDecision> {
+    const reservation = await this.reserve(subject, usage, options);
+    await reservation.commit();
+    return reservation.decision;
+  }
+
+  async reserve(subject: Subject, usage: Usage, options: { planId?: string } = {}): Promise<Reservation> {
+    const items = parseUsage(usage);
+    this.#assertOpen();
+    const planId = options.planId;
+    const sk = subjectKey(subject);
+    if (sk === undefined) return this.#deniedReservation(subject, items, usage, planId);
+    const lookups = await Promise.all(
+      items.map((item) => this.#decisions.lookup(subject, sk, item.featureId, planId)),
+    );
+    return this.#config.meter.mode === 'sync'
+      ? this.#reserveSync(subject, sk, items, lookups, usage, planId)
+      : this.#reserveLocal(subject, sk, items, lookups, usage, planId);
+  }
+
+  reserveCached(subject: Subject, usage: Usage, options: { planId?: string } = {}): Reservation | undefined {
+    const items = parseUsage(usage);
+    this.#assertOpen();
+    if (this.#config.meter.mode !== 'batched') return undefined;
+    const sk = subjectKey(subject);
+    if (sk === undefined) return undefined;
+    const lookups: Lookup[] = [];
+    for (const item of items) {
+      const entry = this.#decisions.hit(this.#cache.key(sk, item.featureId, options.planId));
+      if (!entry) return undefined;
+      lookups.push({ entry, source: 'cache' });
+    }
+    return this.#reserveLocal(subject, sk, items, lookups, usage, options.planId);
+  }
+
+  async report(subject: Subject, usage: Usage): Promise<void> {
+    const items = parseUsage(usage);
+    this.#assertOpen();
+    const sk = subjectKey(subject);
+    if (sk === undefined) {
+      throw new ConfigurationError(
+        'report(subject, usage) needs a subject: { userId } or { externalUserId }; got none.',
+      );
+    }
+    const charges = items.map((item) => this.#charge(subject, sk, item, undefined));
+    if (this.#config.meter.mode === 'batched') {
+      for (const charge of charges) {
+        // Reported usage is not authorized, but the local view must still account for it.
+        const entry = this.#cache.any(this.#cache.key(sk, charge.target.featureId, undefined));
+        if (entry?.view !== undefined) entry.view -= charge.units;
+        this.#ledger.hold(lineKey(sk, charge.target.featureId), charge.units);
+        charge.held = true;
+      }
+      await this.#commit(charges);
+      return;
+    }
+    await Promise.all(
+      charges.map(async (charge) => {
+        const idempotencyKey = randomUUID();
+        try {
+          const allocation = await this.#write(charge.target, charge.units, idempotencyKey, undefined);
+          this.#synced(charge.target, allocation, 0n);
+        } catch {
+          // Unknown whether it landed: replay with the same key until the service answers.
+          this.#exact({ ...charge.target, units: charge.units, idempotencyKey });
+        }
+      }),
+    );
+  }
+
+  // ── lifecycle ─────────────────────────────────────────────────────────────────────────
+
+  invalidate(subject: Subject): void {
+    const sk = subjectKey(subject);
+    if (sk !== undefined) this.#cache.invalidate(sk);
+  }
+
+  async flush(): Promise<void> {
+    await this.#meter.flush();
+  }
+
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closed = true;
+    this.#meter.stop();
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const deadline = this.#config.clock.now() + timeoutMs;
+    this.#closing = (async () => {
+      await this.#meter.drain(deadline, Math.min(250, this.#config.circuit.resetMs));
+      if (this.#meter.size > 0)
+        this.#meter.dropAll(`close() timed out after ${timeoutMs} ms with usage unflushed`);
+      this.#cache.clear();
+    })();
+    return this.#closing;
+  }
+
+  on<E extends TollgateEventName>(event: E, listener: (payload: TollgateEvents[E]) => void): () => void {
+    return this.#emitter.on(event, listener);
+  }
+
+  stats() {
+    return { ...this.#meter.stats, pendingKeys: this.#meter.size, circuitOpen: this.#circuit.isOpen };
+  }
+
+  // ── internals ─────────────────────────────────────────────────────────────────────────
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ClosedError();
+  }
+
+  #emitDecision(subject: Subject, decision: Decision): Decision {
+    if (this.#emitter.has('decision')) this.#emitter.emit('decision', { subject, decision });
+    return decision;
+  }
+
+  #fallback(subject: Subject, featureId: string): void {
+    const failMode = this.#config.failMode;
+    this.#config.logger.warn(
+      { featureId, failMode },
+      'tollgate: service unavailable and no usable cached answer',
+    );
+    this.#emitter.emit('fallback', { subject, featureId, failMode });
+  }
+
+  #noSubject(subject: Subject, featureId: string, planId: string | undefined): Decision {
+    return this.#emitDecision(subject, {
+      allowed: false,
+      reason: 'no_subject',
+      featureId,
+      ...(planId === undefined ? {} : { planId }),
+      source: 'cache',
+      ageMs: 0,
+    });
+  }
+
+  #charge(subject: Subject, sk: string, item: UsageItem, planId: string | undefined): Charge {
+    return {
+      target: { subject, subjectKey: sk, featureId: item.featureId, planId },
+      units: item.units,
+      held: false,
+    };
+  }
+
+  /** The service's answer after a write refreshes the local view of that key. */
+  #synced(target: MeterTarget, allocation: Allocation, meanwhile: bigint): void {
+    const entry = this.#cache.any(this.#cache.key(target.subjectKey, target.featureId, target.planId));
+    if (entry?.view === undefined) return;
+    entry.view =
+      toUnits(allocation.available) -
+      this.#ledger.outstanding(lineKey(target.subjectKey, target.featureId)) -
+      meanwhile;
+  }
+
+  #usageDecision(decisions: Decision[], usage: Usage): UsageDecision {
+    const main = decisions.find((d) => !d.allowed) ?? decisions[0]!;
+    return { ...main, decisions, usage };
+  }
+
+  #deniedReservation(
+    subject: Subject,
+    items: UsageItem[],
+    usage: Usage,
+    planId: string | undefined,
+  ): Reservation {
+    const decisions = items.map((item) => this.#noSubject(subject, item.featureId, planId));
+    return reservation(
+      this.#usageDecision(decisions, usage),
+      NOOP_RESERVATION_STATE,
+      async () => {},
+      async () => {},
+    );
+  }
+
+  /** Batched mode: authorize against the local views, all features or none. */
+  #reserveLocal(
+    subject: Subject,
+    sk: string,
+    items: UsageItem[],
+    lookups: Lookup[],
+    usage: Usage,
+    planId: string | undefined,
+  ): Reservation {
+    const now = this.#config.clock.now();
+    const decisions = items.map((item, i) => {
+      const lookup = lookups[i]!;
+      const decision = toDecision(lookup, item.featureId, planId, this.#config.failMode, now);
+      if (lookup.source === 'fallback') this.#fallback(subject, item.featureId);
+      const view = lookup.entry?.view;
+      if (decision.allowed && view !== undefined && view < item.units) {
+        decision.allowed = false;
+        decision.reason = 'exhausted';
+      }
+      return decision;
+    });
+    const allowed = decisions.every((d) => d.allowed);
+    const charges: Charge[] = [];
+    if (allowed) {
+      items.forEach((item, i) => {
+        const lookup = lookups[i]!;
+        const entry = lookup.entry;
+        // Boolean features have nothing to charge; metered ones (or unknown, when failing
+        // open) are charged.
+        if (entry !== undefined && entry.view === undefined) return;
+        if (entry?.view !== undefined) {
+          entry.view -= item.units;
+          decisions[i]!.remaining = entry.view > 0n ? fromUnits(entry.view) : 0;
+        }
+        const charge = this.#charge(subject, sk, item, planId);
+        this.#ledger.hold(lineKey(sk, item.featureId), item.units);
+        charge.held = true;
+        charges.push(charge);
+      });
+    }
+    for (const decision of decisions) this.#emitDecision(subject, decision);
+    return reservation(
+      this.#usageDecision(decisions, usage),
+      { settled: !allowed },
+      () => this.#commit(charges),
+      async () => this.#releaseLocal(charges),
+    );
+  }
+
+  /** Sync mode: one conditional decrement per metered feature, at the service. */
+  async #reserveSync(
+    subject: Subject,
+    sk: string,
+    items: UsageItem[],
+    lookups: Lookup[],
+    usage: Usage,
+    planId: string | undefined,
+  ): Promise<Reservation> {
+    const now = this.#config.clock.now();
+    const decisions = items.map((item, i) => {
+      const lookup = lookups[i]!;
+      if (lookup.source === 'fallback') this.#fallback(subject, item.featureId);
+      return toDecision(lookup, item.featureId, planId, this.#config.failMode, now);
+    });
+    // A licence answer that is not metered-and-active ends it here: nothing is written.
+    const licensed = decisions.every(
+      (d, i) => d.allowed || (d.reason === 'exhausted' && lookups[i]!.entry?.view !== undefined),
+    );
+    const charges: Charge[] = [];
+    if (!licensed) {
+      for (const decision of decisions) this.#emitDecision(subject, decision);
+      return reservation(
+        this.#usageDecision(decisions, usage),
+        NOOP_RESERVATION_STATE,
+        async () => {},
+        async () => {},
+      );
+    }
+    const base = randomUUID();
+    const outcomes = await Promise.all(
+      items.map(async (item, i) => {
+        const lookup = lookups[i]!;
+        if (lookup.entry !== undefined && lookup.entry.view === undefined) return { kind: 'none' as const };
+        const charge = this.#charge(subject, sk, item, planId);
+        const idempotencyKey = `${base}:${i}`;
+        try {
+          const allocation = await this.#write(charge.target, item.units, idempotencyKey, 0);
+          charge.applied = idempotencyKey;
+          this.#synced(charge.target, allocation, 0n);
+          return { kind: 'applied' as const, charge, available: allocation.available };
+        } catch (error) {
+          if (
+            error instanceof AllocationExhaustedError ||
+            (isTollgateError(error) && error.code === 'TOLLGATE_EXHAUSTED')
+          ) {
+            const entry = lookup.entry;
+            const available = (error as AllocationExhaustedError).available;
+            if (entry?.view !== undefined && available !== undefined) {
+              entry.view = toUnits(available) - this.#ledger.outstanding(lineKey(sk, item.featureId));
+            }
+            return { kind: 'exhausted' as const, available };
+          }
+          return { kind: 'failed' as const, charge, idempotencyKey };
+        }
+      }),
+    );
+    const failOpen = this.#config.failMode === 'open';
+    outcomes.forEach((outcome, i) => {
+      const decision = decisions[i]!;
+      if (outcome.kind === 'applied') {
+        decision.allowed = true;
+        decision.reason = 'licensed';
+        decision.remaining = Math.max(outcome.available, 0);
+      } else if (outcome.kind === 'exhausted') {
+        decision.allowed = false;
+        decision.reason = 'exhausted';
+        decision.remaining = outcome.available !== undefined && outcome.available > 0 ? outcome.available : 0;
+      } else if (outcome.kind === 'failed') {
+        decision.source = 'fallback';
+        decision.ageMs = 0;
+        decision.allowed = failOpen;
+        decision.reason = failOpen ? 'licensed' : 'unavailable';
+        delete decision.remaining;
+        this.#fallback(subject, items[i]!.featureId);
+      }
+    });
+    const allowed = decisions.every((d) => d.allowed);
+    for (const outcome of outcomes) {
+      if (outcome.kind === 'applied') {
+        charges.push(outcome.charge);
+      } else if (outcome.kind === 'failed') {
+        // The decrement may or may not have landed. Replay it with the same key (applied once
+        // either way); if the request is denied, refund it right after.
+        const write: ExactWrite = {
+          ...outcome.charge.target,
+          units: outcome.charge.units,
+          idempotencyKey: outcome.idempotencyKey,
+          floor: 0,
+        };
+        outcome.charge.pending = write;
+        this.#exact(write);
+        charges.push(outcome.charge);
+      }
+    }
+    for (const decision of decisions) this.#emitDecision(subject, decision);
+    const state = { settled: false };
+    const release = () => this.#releaseSync(charges, base);
+    if (!allowed) {
+      // Give back what was taken for the features that were granted.
+      await release();
+      state.settled = true;
+    }
+    return reservation(this.#usageDecision(decisions, usage), state, async () => {}, release);
+  }
+
+  /** A write to the service now (sync mode, write-through). */
+  #write(
+    target: MeterTarget,
+    units: bigint,
+    idempotencyKey: string,
+    floor: 0 | undefined,
+  ): Promise<Allocation> {
+    return this.#backend.run(
+      'adjust',
+      (signal) =>
+        this.#config.provider.adjustAllocation(target.subject, target.featureId, fromUnits(units), {
+          idempotencyKey,
+          signal,
+          ...(floor === undefined ? {} : { floor }),
+          ...(target.planId === undefined ? {} : { planId: target.planId }),
+        }),
+      { idempotent: true },
+    );
+  }
+
+  #exact(write: ExactWrite): void {
+    if (this.#meter.enqueueExact(write)) {
+      void this.#meter.flush();
+      return;
+    }
+    this.#meter.stats.usageDropped += 1;
+    this.#emitter.emit('usage:dropped', {
+      subject: write.subject,
+      featureId: write.featureId,
+      amount: fromUnits(write.units),
+      reason: 'meter.maxPendingKeys reached',
+    });
+  }
+
+  /** Batched commit: queue the held units; at the pending bound (or after close) write through. */
+  async #commit(charges: Charge[]): Promise<void> {
+    for (const charge of charges) {
+      if (!this.#closed && this.#meter.record(charge.target, charge.units)) continue;
+      if (!this.#closed) {
+        this.#emitter.emit('meter:full', {
+          subject: charge.target.subject,
+          featureId: charge.target.featureId,
+          pendingKeys: this.#meter.size,
+        });
+      }
+      const idempotencyKey = randomUUID();
+      const line = lineKey(charge.target.subjectKey, charge.target.featureId);
+      const mark = this.#ledger.mark(line);
+      try {
+        const allocation = await this.#write(charge.target, charge.units, idempotencyKey, undefined);
+        const meanwhile = this.#ledger.flushedSince(line, mark);
+        this.#ledger.flushed(line, charge.units);
+        this.#synced(charge.target, allocation, meanwhile);
+      } catch {
+        this.#ledger.flushedSince(line, mark);
+        this.#exact({ ...charge.target, units: charge.units, idempotencyKey, held: true });
+      }
+    }
+  }
+
+  #releaseLocal(charges: Charge[]): void {
+    for (const charge of charges) {
+      const { subjectKey: sk, featureId, planId } = charge.target;
+      this.#ledger.unhold(lineKey(sk, featureId), charge.units);
+      const entry = this.#cache.any(this.#cache.key(sk, featureId, planId));
+      if (entry?.view !== undefined) entry.view += charge.units;
+    }
+  }
+
+  async #releaseSync(charges: Charge[], base: string): Promise<void> {
+    await Promise.all(
+      charges.map(async (charge, i) => {
+        const refund: ExactWrite = {
+          ...charge.target,
+          units: -charge.units,
+          idempotencyKey: `${base}:${i}:release`,
+        };
+        if (charge.pending) {
+          // Refund only once the replayed charge is known to have been applied.
+          if (charge.pending.outcome === undefined) charge.pending.afterwards = refund;
+          else if (charge.pending.outcome === 'applied') this.#exact(refund);
+          return;
+        }
+        if (charge.applied === undefined) return;
+        try {
+          const allocation = await this.#write(
+            charge.target,
+            -charge.units,
+            refund.idempotencyKey,
+            undefined,
+          );
+          this.#synced(charge.target, allocation, 0n);
+        } catch {
+          this.#exact(refund);
+        }
+      }),
+    );
+  }
+}
+
+function assertFeatureId(featureId: unknown): void {
+  if (typeof featureId !== 'string' || featureId === '') {
+    throw new ConfigurationError(`featureId must be a non-empty string (got ${String(featureId)}).`);
+  }
+}
+
+/** A reservation whose commit/release run at most once between them. */
+function reservation(
+  decision: UsageDecision,
+  state: { settled: boolean },
+  commit: () => Promise<void>,
+  release: () => Promise<void>,
+): Reservation {
+  let settled = state.settled;
+  return {
+    decision,
+    async commit() {
+      if (settled) return;
+      settled = true;
+      await commit();
+    },
+    async release() {
+      if (settled) return;
+      settled = true;
+      await release();
+    },
+  };
+}

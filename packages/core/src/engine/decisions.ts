@@ -1,0 +1,166 @@
+/**
+ * Looking a verdict up: fresh cache hit, else one coalesced request to the service, else the
+ * failure policy (stale answer younger than `staleTtlMs`, else `failMode`).
+ *
+ * Coalescing is a map of in-flight loads rather than lru-cache's `fetchMethod`: on a rejected
+ * fetch lru-cache resolves every waiter with the stale value or `undefined`, and a coalesced
+ * waiter cannot tell a fresh answer from a stale one, which `source` must report.
+ */
+import type { Subject } from '../types.js';
+import { fromUnits } from './amount.js';
+import type { Backend } from './backend.js';
+import { decide } from './decide.js';
+import type { CacheEntry, DecisionCache } from './decision-cache.js';
+import type { Emitter } from './events.js';
+import type { Ledger } from './ledger.js';
+import { lineKey } from './meter.js';
+import type { Config } from './options.js';
+import type { Decision, DecisionSource } from './types.js';
+
+/** The outcome of a lookup: an entry to decide from, or nothing (failure policy applies). */
+export type Lookup =
+  | { entry: CacheEntry; source: Exclude<DecisionSource, 'fallback'> }
+  | { entry: undefined; source: 'fallback' };
+
+export class Decisions {
+  readonly #inflight = new Map<string, Promise<Lookup>>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly cache: DecisionCache,
+    private readonly backend: Backend,
+    private readonly ledger: Ledger,
+    private readonly emitter: Emitter,
+  ) {}
+
+  /** The fresh entry for the key, synchronously, or `undefined`. */
+  hit(key: string): CacheEntry | undefined {
+    const entry = this.cache.fresh(key);
+    if (this.emitter.has(entry ? 'cache:hit' : 'cache:miss')) {
+      this.emitter.emit(entry ? 'cache:hit' : 'cache:miss', { key });
+    }
+    return entry;
+  }
+
+  async lookup(
+    subject: Subject,
+    subjectKey: string,
+    featureId: string,
+    planId: string | undefined,
+  ): Promise<Lookup> {
+    const key = this.cache.key(subjectKey, featureId, planId);
+    const entry = this.hit(key);
+    if (entry) return { entry, source: 'cache' };
+    let loading = this.#inflight.get(key);
+    if (!loading) {
+      loading = this.#load(key, subject, subjectKey, featureId, planId).finally(() => {
+        this.#inflight.delete(key);
+      });
+      this.#inflight.set(key, loading);
+    }
+    return loading;
+  }
+
+  async #load(
+    key: string,
+    subject: Subject,
+    subjectKey: string,
+    featureId: string,
+    planId: string | undefined,
+  ): Promise<Lookup> {
+    const line = lineKey(subjectKey, featureId);
+    const mark = this.ledger.mark(line);
+    let licenses: Awaited<ReturnType<Config['provider']['getLicenses']>>;
+    try {
+      licenses = await this.backend.run(
+        'getLicenses',
+        (signal) =>
+          this.config.provider.getLicenses(
+            subject,
+            { featureIds: [featureId], ...(planId === undefined ? {} : { planIds: [planId] }) },
+            { signal },
+          ),
+        { idempotent: true },
+      );
+    } catch {
+      this.ledger.flushedSince(line, mark);
+      return this.#stale(key);
+    }
+    const now = this.config.clock.now();
+    const meanwhile = this.ledger.flushedSince(line, mark);
+    const verdict = decide(licenses, featureId, planId, now);
+    const view =
+      verdict.remainingUnits === undefined
+        ? undefined
+        : verdict.remainingUnits - this.ledger.outstanding(line) - meanwhile;
+    const fresh: CacheEntry = { verdict, fetchedAt: now, view };
+    const { ttlMs, negativeTtlMs } = this.config.cache;
+    // A cached "allowed" never outlives the earliest expiry among the licences it rests on.
+    const ttl = verdict.allowed
+      ? Math.min(ttlMs, verdict.validUntil === undefined ? ttlMs : verdict.validUntil - now)
+      : negativeTtlMs;
+    if (ttl > 0) this.cache.set(key, fresh, ttl);
+    return { entry: fresh, source: 'backend' };
+  }
+
+  /** The last answer if it is younger than `staleTtlMs` and rests on no expired licence. */
+  #stale(key: string): Lookup {
+    const entry = this.cache.any(key);
+    const now = this.config.clock.now();
+    if (entry) {
+      const ageMs = now - entry.fetchedAt;
+      const expired = entry.verdict.validUntil !== undefined && entry.verdict.validUntil <= now;
+      if (ageMs <= this.config.cache.staleTtlMs && !expired) {
+        this.emitter.emit('cache:stale', { key, ageMs });
+        return { entry, source: 'stale' };
+      }
+    }
+    return { entry: undefined, source: 'fallback' };
+  }
+}
+
+/** The public decision for one feature from a lookup. */
+export function toDecision(
+  lookup: Lookup,
+  featureId: string,
+  planId: string | undefined,
+  failMode: 'open' | 'closed',
+  now: number,
+): Decision {
+  if (lookup.entry === undefined) {
+    return failMode === 'open'
+      ? {
+          allowed: true,
+          reason: 'licensed',
+          featureId,
+          ...(planId === undefined ? {} : { planId }),
+          source: 'fallback',
+          ageMs: 0,
+        }
+      : {
+          allowed: false,
+          reason: 'unavailable',
+          featureId,
+          ...(planId === undefined ? {} : { planId }),
+          source: 'fallback',
+          ageMs: 0,
+        };
+  }
+  const { verdict, view, fetchedAt } = lookup.entry;
+  const decision: Decision = {
+    allowed: verdict.allowed,
+    reason: verdict.reason,
+    featureId,
+    source: lookup.source,
+    ageMs: lookup.source === 'backend' ? 0 : now - fetchedAt,
+  };
+  if (verdict.planId !== undefined) decision.planId = verdict.planId;
+  if (verdict.licenseId !== undefined) decision.licenseId = verdict.licenseId;
+  if (verdict.expiresAt !== undefined) decision.expiresAt = verdict.expiresAt;
+  if (view !== undefined && (verdict.reason === 'licensed' || verdict.reason === 'exhausted')) {
+    decision.allowed = view > 0n;
+    decision.reason = decision.allowed ? 'licensed' : 'exhausted';
+    decision.remaining = view > 0n ? fromUnits(view) : 0;
+  }
+  return decision;
+}

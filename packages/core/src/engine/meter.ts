@@ -1,0 +1,341 @@
+/**
+ * The batched meter (modelled on unleash-node-sdk `src/metrics.ts`): usage is queued per
+ * (subject, feature, plan) and flushed on an interval and at a size bound. A flush swaps the
+ * queued units out into a batch with its own idempotency key; on failure the batch stays, with
+ * the same key, and is sent again after a backoff, so a flush whose answer was lost is counted
+ * once. 401/403 stop the timer (an explicit `flush()` or `close()` tries again). `record` never
+ * throws. Timers are `unref()`ed.
+ *
+ * It also runs "exact writes": single adjustments that must reach the service exactly once
+ * with a fixed key (sync-mode repairs and refunds), retried in order, never merged.
+ */
+import { randomUUID } from 'node:crypto';
+import { AllocationExhaustedError, type HttpError, isTollgateError } from '../errors.js';
+import type { Allocation, Subject } from '../types.js';
+import { fromUnits } from './amount.js';
+import { type Backend, isServiceFailure } from './backend.js';
+import type { Emitter } from './events.js';
+import type { Ledger } from './ledger.js';
+import type { Config } from './options.js';
+
+const SEP = '\u0000';
+
+/** Where the service's answer after a write is sent, to refresh the local view. */
+export type SyncListener = (target: MeterTarget, available: Allocation, flushedMeanwhile: bigint) => void;
+
+export interface MeterTarget {
+  subject: Subject;
+  subjectKey: string;
+  featureId: string;
+  planId: string | undefined;
+}
+
+interface Pending extends MeterTarget {
+  queued: bigint;
+  batch: { units: bigint; idempotencyKey: string } | undefined;
+  inflight: Promise<boolean> | undefined;
+}
+
+/** One adjustment that must be applied exactly once, with this key. */
+export interface ExactWrite extends MeterTarget {
+  units: bigint;
+  idempotencyKey: string;
+  floor?: 0;
+  /** Runs after this write is applied (not if the service refused it as exhausted). */
+  afterwards?: ExactWrite;
+  /** In the ledger: give the units back when the write is settled. */
+  held?: boolean;
+  /** Set by the meter once settled: applied at the service, or refused for good. */
+  outcome?: 'applied' | 'refused';
+}
+
+/** The ledger key of a (subject, feature). */
+export const lineKey = (subjectKey: string, featureId: string) => `${subjectKey}${SEP}${featureId}`;
+
+const authFailure = (error: unknown) =>
+  isTollgateError(error) &&
+  error.code === 'TOLLGATE_HTTP' &&
+  [401, 403].includes((error as HttpError).status);
+
+export class Meter {
+  readonly #pending = new Map<string, Pending>();
+  #exact: ExactWrite[] = [];
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #failures = 0;
+  #skip = 0;
+  #stopped = false;
+  #ticking = false;
+  #exactRunning: Promise<void> | undefined;
+  readonly stats = { usageDropped: 0, flushOk: 0, flushFailed: 0 };
+
+  constructor(
+    private readonly config: Config,
+    private readonly backend: Backend,
+    private readonly emitter: Emitter,
+    private readonly ledger: Ledger,
+    private readonly onSync: SyncListener,
+  ) {}
+
+  get size(): number {
+    return this.#pending.size + this.#exact.length;
+  }
+
+  start(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => this.#tick(), this.config.meter.flushIntervalMs);
+    this.#timer.unref?.();
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * Queues usage the ledger already holds. Returns `false` (and queues nothing) when
+   * `maxPendingKeys` is reached and this is a new key: the caller then writes through.
+   */
+  record(target: MeterTarget, units: bigint): boolean {
+    const key = `${target.subjectKey}${SEP}${target.featureId}${SEP}${target.planId ?? ''}`;
+    let pending = this.#pending.get(key);
+    if (!pending) {
+      if (this.size >= this.config.meter.maxPendingKeys) return false;
+      pending = { ...target, queued: 0n, batch: undefined, inflight: undefined };
+      this.#pending.set(key, pending);
+    }
+    pending.queued += units;
+    if (
+      fromUnits(pending.queued) >= this.config.meter.maxBatchSize &&
+      !pending.inflight &&
+      !this.#stopped &&
+      this.#skip === 0
+    ) {
+      void this.#drain(key, pending);
+    }
+    return true;
+  }
+
+  /** Queues an exact write; `false` if the bound is reached (the caller reports the drop). */
+  enqueueExact(write: ExactWrite): boolean {
+    if (this.size >= this.config.meter.maxPendingKeys) return false;
+    this.#exact.push(write);
+    return true;
+  }
+
+  /** Sends everything pending now. Also restarts flushing stopped by a 401/403. */
+  async flush(): Promise<void> {
+    this.#stopped = false;
+    await this.#flushAll();
+  }
+
+  /** Keeps flushing until nothing is pending or `deadline` (clock ms) passes. */
+  async drain(deadline: number, pause: number): Promise<void> {
+    this.#stopped = false;
+    for (;;) {
+      await this.#flushAll();
+      if (this.size === 0 || this.config.clock.now() >= deadline) return;
+      const wait = Math.min(pause, deadline - this.config.clock.now());
+      await new Promise((resolve) => {
+        const t = setTimeout(resolve, Math.max(1, wait));
+        t.unref?.();
+      });
+    }
+  }
+
+  /** Gives up on everything still pending, reporting each as dropped. */
+  dropAll(reason: string): void {
+    for (const pending of this.#pending.values()) {
+      const units = pending.queued + (pending.batch?.units ?? 0n);
+      if (units > 0n) this.#dropped(pending, units, reason);
+    }
+    this.#pending.clear();
+    for (const write of this.#exact) this.#dropped(write, write.units, reason);
+    this.#exact = [];
+  }
+
+  #tick(): void {
+    if (this.#stopped || this.#ticking) return;
+    if (this.#skip > 0) {
+      this.#skip -= 1;
+      return;
+    }
+    this.#ticking = true;
+    this.#flushAll().finally(() => {
+      this.#ticking = false;
+    });
+  }
+
+  async #flushAll(): Promise<void> {
+    const keys = [...this.#pending.entries()];
+    // A few at a time: a backlog after an outage must not open thousands of sockets at once.
+    const concurrency = 8;
+    let next = 0;
+    const worker = async () => {
+      while (next < keys.length) {
+        const [key, pending] = keys[next++]!;
+        await this.#drain(key, pending);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
+    await this.#runExact();
+  }
+
+  /** Flushes one key until it is empty or a flush fails. */
+  async #drain(key: string, pending: Pending): Promise<void> {
+    for (;;) {
+      if (pending.inflight) {
+        await pending.inflight;
+        continue;
+      }
+      if (!pending.batch && pending.queued === 0n) {
+        if (this.#pending.get(key) === pending) this.#pending.delete(key);
+        return;
+      }
+      pending.inflight = this.#send(pending).finally(() => {
+        pending.inflight = undefined;
+      });
+      if (!(await pending.inflight)) return;
+    }
+  }
+
+  /** One flush of one key. Resolves `true` when the batch is settled, `false` to retry later. */
+  async #send(pending: Pending): Promise<boolean> {
+    if (!pending.batch) {
+      pending.batch = { units: pending.queued, idempotencyKey: randomUUID() };
+      pending.queued = 0n;
+    }
+    const { units, idempotencyKey } = pending.batch;
+    const line = lineKey(pending.subjectKey, pending.featureId);
+    const mark = this.ledger.mark(line);
+    const amount = fromUnits(units);
+    try {
+      const allocation = await this.backend.run(
+        'flush',
+        (signal) =>
+          this.config.provider.adjustAllocation(pending.subject, pending.featureId, amount, {
+            idempotencyKey,
+            signal,
+            ...(pending.planId === undefined ? {} : { planId: pending.planId }),
+          }),
+        { idempotent: true },
+      );
+      const meanwhile = this.ledger.flushedSince(line, mark);
+      pending.batch = undefined;
+      this.ledger.flushed(line, units);
+      this.#failures = 0;
+      this.stats.flushOk += 1;
+      this.emitter.emit('flush:ok', { subject: pending.subject, featureId: pending.featureId, amount });
+      this.onSync(pending, allocation, meanwhile);
+      return true;
+    } catch (error) {
+      this.ledger.flushedSince(line, mark);
+      return this.#failed(pending, units, error, () => {
+        pending.batch = undefined;
+        this.ledger.unhold(line, units);
+      });
+    }
+  }
+
+  /** Decides what a failed write means: retry later (false), or give up and move on (true). */
+  #failed(target: MeterTarget, units: bigint, error: unknown, giveUp: () => void): boolean {
+    const amount = fromUnits(units);
+    this.stats.flushFailed += 1;
+    const base = { subject: target.subject, featureId: target.featureId, amount, error };
+    if (authFailure(error)) {
+      this.#stopped = true;
+      this.emitter.emit('flush:failed', { ...base, willRetry: false });
+      this.config.logger.error(
+        { err: error, featureId: target.featureId },
+        'tollgate: the service rejected our credentials; usage flushing is stopped until flush() or close() is called. Check apiKey/apiSecret.',
+      );
+      return false;
+    }
+    if (isServiceFailure(error)) {
+      this.#failures = Math.min(this.#failures + 1, 10);
+      this.#skip = this.#failures;
+      this.emitter.emit('flush:failed', { ...base, willRetry: true });
+      return false;
+    }
+    // A definite refusal (no licence any more, a rejected amount): retrying cannot succeed.
+    this.emitter.emit('flush:failed', { ...base, willRetry: false });
+    giveUp();
+    this.#dropped(
+      target,
+      units,
+      `rejected by the service: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return true;
+  }
+
+  #dropped(target: MeterTarget, units: bigint, reason: string): void {
+    this.stats.usageDropped += 1;
+    const amount = fromUnits(units);
+    this.config.logger.error(
+      { featureId: target.featureId, amount, reason },
+      'tollgate: usage could not be recorded and was dropped',
+    );
+    this.emitter.emit('usage:dropped', {
+      subject: target.subject,
+      featureId: target.featureId,
+      amount,
+      reason,
+    });
+  }
+
+  async #runExact(): Promise<void> {
+    if (this.#exactRunning) return this.#exactRunning;
+    this.#exactRunning = (async () => {
+      while (this.#exact.length > 0) {
+        const write = this.#exact[0]!;
+        if (!(await this.#sendExact(write))) return;
+        this.#exact.shift();
+        if (write.afterwards) this.#exact.unshift(write.afterwards);
+      }
+    })().finally(() => {
+      this.#exactRunning = undefined;
+    });
+    return this.#exactRunning;
+  }
+
+  /** `true` when settled (applied, or refused for good), `false` to retry later. */
+  async #sendExact(write: ExactWrite): Promise<boolean> {
+    const line = lineKey(write.subjectKey, write.featureId);
+    try {
+      await this.backend.run(
+        'adjust',
+        (signal) =>
+          this.config.provider.adjustAllocation(write.subject, write.featureId, fromUnits(write.units), {
+            idempotencyKey: write.idempotencyKey,
+            signal,
+            ...(write.floor === undefined ? {} : { floor: write.floor }),
+            ...(write.planId === undefined ? {} : { planId: write.planId }),
+          }),
+        { idempotent: true },
+      );
+      if (write.held) this.ledger.flushed(line, write.units);
+      write.outcome = 'applied';
+      this.stats.flushOk += 1;
+      return true;
+    } catch (error) {
+      if (
+        error instanceof AllocationExhaustedError ||
+        (isTollgateError(error) && error.code === 'TOLLGATE_EXHAUSTED')
+      ) {
+        // Not applied, and nothing that depends on it must run: the refund after a charge that
+        // never happened would give away units.
+        delete write.afterwards;
+        write.outcome = 'refused';
+        if (write.held) {
+          this.ledger.unhold(line, write.units);
+          this.#dropped(write, write.units, 'allocation exhausted when the charge reached the service');
+        }
+        return true;
+      }
+      return this.#failed(write, write.units, error, () => {
+        delete write.afterwards;
+        write.outcome = 'refused';
+        if (write.held) this.ledger.unhold(line, write.units);
+      });
+    }
+  }
+}
