@@ -25,5 +25,30 @@ export {
   isTollgateError,
 } from './errors.js';
 export type { TollgateErrorCode } from './errors.js';
+export { createTollgate } from './engine/create-tollgate.js';
+export type {
+  Clock,
+  Decision,
+  DecisionReason,
+  DecisionSource,
+  Logger,
+  MeterMode,
+  Reservation,
+  Tollgate,
+  TollgateEventName,
+  TollgateEvents,
+  TollgateHooks,
+  TollgateOptions,
+  TollgateStats,
+  Usage,
+  UsageDecision,
+} from './engine/types.js';
+export { memoryProvider } from './testing/memory-provider.js';
+export type {
+  MemoryFixture,
+  MemoryLicenseFixture,
+  MemoryProvider,
+  MemoryProviderCalls,
+} from './testing/memory-provider.js';
 export { licensarioProvider } from './provider/index.js';
 export type { LicensarioProvider, LicensarioProviderOptions, TransactionInput } from './provider/index.js';
