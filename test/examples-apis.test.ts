@@ -38,17 +38,17 @@ describe.each(examples)('$name', ({ start, listen }) => {
 
   const as = (userId: string) => ({ 'X-User-Id': userId });
 
-  it('GET /reports: allowed with the feature, 403 problem+json without it, 401 without a user', async () => {
-    const bob = await request(server).get('/reports').set(as('bob'));
+  it('GET /export: allowed with the feature, 403 problem+json without it, 401 without a user', async () => {
+    const bob = await request(server).get('/export').set(as('bob'));
     expect(bob.status).toBe(200);
-    expect(bob.body).toMatchObject({ report: 'signups', plan: 'pro' });
+    expect(bob.body).toMatchObject({ export: 'signups.csv', plan: 'pro' });
 
-    const alice = await request(server).get('/reports').set(as('alice'));
+    const alice = await request(server).get('/export').set(as('alice'));
     expect(alice.status).toBe(403);
     expect(alice.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(alice.body).toMatchObject({ status: 403, reason: 'not_licensed', featureId: 'reports' });
+    expect(alice.body).toMatchObject({ status: 403, reason: 'not_licensed', featureId: 'export' });
 
-    const nobody = await request(server).get('/reports');
+    const nobody = await request(server).get('/export');
     expect(nobody.status).toBe(401);
     expect(nobody.body).toMatchObject({ reason: 'no_subject' });
   });

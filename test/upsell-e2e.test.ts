@@ -60,7 +60,8 @@ describe('upsell demo in Chromium', () => {
     expect(pathOf(page)).toEqual({ path: '/upgrade', query: { feature: 'reports', return_to: '/reports' } });
     await expect.poll(() => page.textContent('main')).toContain('does not include reports');
 
-    await page.getByRole('button', { name: 'Start free trial' }).click();
+    // Several plans may offer a trial; Pro is the one this test takes.
+    await page.locator('li.plan[data-plan="pro"]').getByRole('button', { name: 'Start free trial' }).click();
     await page.waitForURL(`${demo.url}/reports`);
 
     expect(pathOf(page)).toEqual({ path: '/reports', query: {} });
@@ -70,7 +71,7 @@ describe('upsell demo in Chromium', () => {
     expect(licenses[0]?.expiresAt).toBeInstanceOf(Date);
   });
 
-  it('the metered action counts down, then shows the upgrade offer and redirects to /upgrade', async () => {
+  it('the metered action counts down, offers the upgrade when exhausted, and works again after a trial', async () => {
     await signInAs('Alice');
     await page.goto(`${demo.url}/sms`);
     expect(await page.getByTestId('remaining').textContent()).toBe(String(ALICE_SMS));
@@ -85,16 +86,27 @@ describe('upsell demo in Chromium', () => {
     // One more: the meter gate refuses it and the browser lands on the upgrade page.
     await page.getByRole('button', { name: 'Send SMS' }).click();
     await page.waitForURL(/\/upgrade\?/);
-    expect(pathOf(page)).toEqual({ path: '/upgrade', query: { feature: 'sms', return_to: '/sms' } });
+    // `plan` names the plan whose allocation ran out (free): the offer still lists the others.
+    expect(pathOf(page)).toMatchObject({ path: '/upgrade', query: { feature: 'sms', return_to: '/sms' } });
     const plans = await Promise.all(
       (await page.locator('li.plan').all()).map((li) => li.getAttribute('data-plan')),
     );
-    expect(plans).toContain('pro');
+    expect(plans).toEqual(expect.arrayContaining(['free', 'pro', 'team']));
     expect(await page.locator('li.plan[data-plan="free"]').textContent()).toContain('Your current plan');
     // Nothing was charged beyond the allocation.
-    expect((await demo.tollgate.provider.getAllocation({ externalUserId: 'alice' }, 'sms')).available).toBe(
-      0,
-    );
+    const alice = { externalUserId: 'alice' };
+    expect((await demo.tollgate.provider.getAllocation(alice, 'sms')).available).toBe(0);
+
+    // A Pro trial brings SMS back at once: the next message goes through.
+    await page.locator('li.plan[data-plan="pro"]').getByRole('button', { name: 'Start free trial' }).click();
+    await page.waitForURL(`${demo.url}/sms`);
+    const proSms = (await demo.tollgate.provider.getPlans?.({ featureId: 'sms' }))?.find(
+      (p) => p.id === 'pro',
+    )?.features.sms;
+    expect(await page.getByTestId('remaining').textContent()).toBe(String(proSms));
+    await page.getByRole('button', { name: 'Send SMS' }).click();
+    await page.waitForURL(`${demo.url}/sms?sent=1`);
+    expect(await page.getByTestId('remaining').textContent()).toBe(String(Number(proSms) - 1));
   });
 
   it('a signed-out visitor of a gated page is asked to sign in first, then lands on it', async () => {

@@ -1,7 +1,7 @@
 /**
  * The Express example: one small API with the three kinds of gate.
  *
- * - `GET /reports` needs the boolean feature `reports` (any plan granting it)
+ * - `GET /export` needs the boolean feature `export` (any plan granting it: pro or team)
  * - `POST /sms` is metered: each call uses 1 unit of `sms`, charged only if it succeeds
  * - `GET /team/reports` needs `reports` on the `team` plan specifically
  *
@@ -38,17 +38,13 @@ export function createApp({ tollgate }: ExampleAppOptions): express.Express {
 
   app.get('/', (_req, res) => {
     res.json({
-      routes: ['GET /reports', 'POST /sms', 'GET /team/reports'],
+      routes: ['GET /export', 'POST /sms', 'GET /team/reports'],
       identify: 'X-User-Id: alice | bob | carol',
     });
   });
 
-  app.get('/reports', requireFeature('reports'), (req, res) => {
-    res.json({
-      report: 'signups',
-      months: { october: 128, november: 173 },
-      plan: req.tollgate?.decision.planId,
-    });
+  app.get('/export', requireFeature('export'), (req, res) => {
+    res.json({ export: 'signups.csv', rows: 301, plan: req.tollgate?.decision.planId });
   });
 
   app.post('/sms', meter('sms', 1), (req, res) => {

@@ -22,8 +22,8 @@ const url = `http://localhost:${(server.address() as AddressInfo).port}`;
 console.log(`Express example: ${url} (entitlements: ${remote ? TOLLGATE_URL : 'embedded service'})
 
 Try this (alice: free, bob: pro, carol: team):
-  curl -i ${url}/reports -H 'X-User-Id: alice'         # 403 not licensed
-  curl -i ${url}/reports -H 'X-User-Id: bob'           # 200
+  curl -i ${url}/export -H 'X-User-Id: alice'          # 403 not licensed (free has no export)
+  curl -i ${url}/export -H 'X-User-Id: bob'            # 200
   curl -i -X POST ${url}/sms -H 'X-User-Id: alice'     # 200, one SMS used
   curl -i ${url}/team/reports -H 'X-User-Id: bob'      # 403: needs the team plan
   curl -i ${url}/team/reports -H 'X-User-Id: carol'    # 200

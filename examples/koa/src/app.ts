@@ -1,7 +1,7 @@
 /**
  * The Koa example: the same small API as examples/express, with the three kinds of gate.
  *
- * - `GET /reports` needs the boolean feature `reports` (any plan granting it)
+ * - `GET /export` needs the boolean feature `export` (any plan granting it: pro or team)
  * - `POST /sms` is metered: each call uses 1 unit of `sms`, charged only if it succeeds
  * - `GET /team/reports` needs `reports` on the `team` plan specifically
  *
@@ -38,17 +38,13 @@ export function createApp({ tollgate }: ExampleAppOptions): Koa {
 
   router.get('/', (ctx) => {
     ctx.body = {
-      routes: ['GET /reports', 'POST /sms', 'GET /team/reports'],
+      routes: ['GET /export', 'POST /sms', 'GET /team/reports'],
       identify: 'X-User-Id: alice | bob | carol',
     };
   });
 
-  router.get('/reports', requireFeature('reports'), (ctx) => {
-    ctx.body = {
-      report: 'signups',
-      months: { october: 128, november: 173 },
-      plan: ctx.state.tollgate?.decision.planId,
-    };
+  router.get('/export', requireFeature('export'), (ctx) => {
+    ctx.body = { export: 'signups.csv', rows: 301, plan: ctx.state.tollgate?.decision.planId };
   });
 
   router.post('/sms', meter('sms', 1), (ctx) => {

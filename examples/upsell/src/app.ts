@@ -260,8 +260,10 @@ function send(res: Response, status: number, page: SafeHtml): void {
 }
 
 /**
- * The plans granting `featureId` (only `planId` when the gate asked for a specific plan),
- * marked with what the user already holds and whether a trial is still open to them.
+ * The plans granting `featureId`, marked with what the user already holds and whether a trial
+ * is still open to them. `planId` comes from the denial: the plan a gate required
+ * (`requireFeature('reports', 'team')`), or the plan whose allocation ran out. Only the
+ * first kind narrows the offer: a plan the user already holds is never the only way out.
  */
 async function offersFor(
   provider: EntitlementProvider,
@@ -270,16 +272,19 @@ async function offersFor(
   featureId: string,
   planId: string | undefined,
 ): Promise<PlanOffer[]> {
-  const plans = (await getPlans({ featureId })).filter((p) => planId === undefined || p.id === planId);
+  const granting = await getPlans({ featureId });
   // Expired licences are listed too: they tell us which trials were already used.
   const licenses: License[] = user === undefined ? [] : await provider.getLicenses(subjectOf(user));
   const now = Date.now();
-  return plans.map((plan) => {
-    const ofPlan = licenses.filter((l) => l.planId === plan.id);
-    return {
-      plan,
-      current: ofPlan.some((l) => l.expiresAt === null || l.expiresAt.getTime() > now),
-      trialAvailable: plan.trialDays !== undefined && !ofPlan.some((l) => l.trial),
-    };
-  });
+  const holds = (id: string) =>
+    licenses.some((l) => l.planId === id && (l.expiresAt === null || l.expiresAt.getTime() > now));
+  const plans =
+    planId !== undefined && !holds(planId) && granting.some((p) => p.id === planId)
+      ? granting.filter((p) => p.id === planId)
+      : granting;
+  return plans.map((plan) => ({
+    plan,
+    current: holds(plan.id),
+    trialAvailable: plan.trialDays !== undefined && !licenses.some((l) => l.planId === plan.id && l.trial),
+  }));
 }

@@ -22,7 +22,7 @@ export interface DemoUser {
 export const ALICE_SMS = 3;
 
 /**
- * alice is on the free plan (no reports, a few SMS), bob on pro, carol has no licence.
+ * alice is on the free plan (a few SMS left), bob on pro, carol has no licence.
  *
  * @example
  * DEMO_USERS.map((u) => u.id); // ['alice', 'bob', 'carol']
@@ -33,10 +33,15 @@ export const DEMO_USERS: readonly DemoUser[] = [
     name: 'Alice',
     email: 'alice@example.com',
     planId: 'free',
-    blurb: `Free plan: no reports, ${ALICE_SMS} SMS left.`,
+    blurb: `Free plan, ${ALICE_SMS} SMS left.`,
   },
   { id: 'bob', name: 'Bob', email: 'bob@example.com', planId: 'pro', blurb: 'Pro plan: reports and SMS.' },
-  { id: 'carol', name: 'Carol', email: 'carol@example.com', blurb: 'No licence at all.' },
+  {
+    id: 'carol',
+    name: 'Carol',
+    email: 'carol@example.com',
+    blurb: 'No licence at all: Reports sends her to the upgrade page.',
+  },
 ];
 
 /**
