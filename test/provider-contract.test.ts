@@ -1,3 +1,4 @@
+import { memoryProvider } from '@tollgate/core';
 import { createServer, type TollgateServer } from '@tollgate/server';
 import { startLicensarioService } from './helpers/licensario-service.js';
 import { describeProviderContract } from './provider-contract.js';
@@ -16,4 +17,9 @@ describeProviderContract("the server's in-process localProvider", async (catalog
     credentials: [{ key: 'k', secret: 's' }],
   });
   return { provider: server.provider, close: () => server.close() };
+});
+
+describeProviderContract("core's memoryProvider", async (catalog) => {
+  const provider = memoryProvider({ plans: catalog.plans });
+  return { provider, close: async () => {} };
 });

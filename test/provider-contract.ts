@@ -9,12 +9,13 @@ import {
   type EntitlementProvider,
   isTollgateError,
   type License,
+  type Plan,
   type Subject,
 } from '@tollgate/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** The catalog a contract provider must be set up with. */
-export const CONTRACT_CATALOG = {
+export const CONTRACT_CATALOG: { plans: Plan[] } = {
   plans: [
     { id: 'basic', name: 'Basic', features: { reports: true } },
     { id: 'pro', name: 'Pro', durationDays: 30, trialDays: 14, features: { reports: true, sms: 100 } },
