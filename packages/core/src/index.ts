@@ -52,3 +52,4 @@ export type {
 } from './testing/memory-provider.js';
 export { licensarioProvider } from './provider/index.js';
 export type { LicensarioProvider, LicensarioProviderOptions, TransactionInput } from './provider/index.js';
+export * from './http/index.js';
