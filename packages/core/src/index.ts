@@ -51,5 +51,10 @@ export type {
   MemoryProviderCalls,
 } from './testing/memory-provider.js';
 export { licensarioProvider } from './provider/index.js';
-export type { LicensarioProvider, LicensarioProviderOptions, TransactionInput } from './provider/index.js';
+export type {
+  BalanceRange,
+  LicensarioProvider,
+  LicensarioProviderOptions,
+  TransactionInput,
+} from './provider/index.js';
 export * from './http/index.js';

@@ -1,3 +1,3 @@
 export type { LicensarioProviderOptions } from './licensario/options.js';
-export type { LicensarioProvider, TransactionInput } from './licensario/provider.js';
+export type { BalanceRange, LicensarioProvider, TransactionInput } from './licensario/provider.js';
 export { licensarioProvider } from './licensario/provider.js';

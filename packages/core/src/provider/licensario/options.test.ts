@@ -61,6 +61,12 @@ describe('licensarioProvider options', () => {
     );
   });
 
+  it('refuses credentials a header cannot carry (a stray newline from a .env file), without echoing them', () => {
+    const error = configError(() => licensarioProvider({ ...good, apiSecret: `${SECRET}\n` }));
+    expect(error.message).toContain('apiSecret contains characters a header cannot carry');
+    expect(JSON.stringify(error.issues)).not.toContain(SECRET);
+  });
+
   it('refuses a non-positive timeout or pool size, with zod issues attached', () => {
     const error = configError(() => licensarioProvider({ ...good, timeoutMs: 0, connections: 1.5 }));
     expect(error.message).toContain('timeoutMs');

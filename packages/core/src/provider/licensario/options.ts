@@ -6,7 +6,17 @@ import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { ConfigurationError } from '../../errors.js';
 
-/** Options of {@link licensarioProvider}. `undefined` means "not passed" (the default applies). */
+/**
+ * Options of `licensarioProvider`. `undefined` means "not passed" (the default applies).
+ *
+ * @example
+ * const options: LicensarioProviderOptions = {
+ *   baseUrl: 'http://localhost:4000',
+ *   apiKey: process.env.TOLLGATE_API_KEY!,
+ *   apiSecret: process.env.TOLLGATE_API_SECRET!,
+ *   timeoutMs: 500,
+ * };
+ */
 export interface LicensarioProviderOptions {
   /** Root of the service, e.g. `http://localhost:4000` (a path prefix is kept: `https://host/licensario`). */
   baseUrl: string | URL;
@@ -28,7 +38,13 @@ export interface LicensarioProviderOptions {
   dispatcher?: Dispatcher | undefined;
 }
 
-/** The resolved configuration. */
+/**
+ * The resolved configuration (every default applied).
+ *
+ * @example
+ * const { origin, basePath } = resolveLicensarioOptions({ baseUrl: 'https://h/x/', apiKey: 'k', apiSecret: 's' });
+ * // origin 'https://h', basePath '/x'
+ */
 export interface LicensarioConfig {
   /** `protocol//host[:port]`, what the pool connects to. */
   origin: string;
@@ -48,18 +64,29 @@ const positiveInt = (what: string) =>
     .int(`${what} must be a whole number`)
     .positive(`${what} must be greater than 0`);
 
+/** What an HTTP header value may hold (RFC 9110 §5.5): no control characters such as a stray newline. */
+const HEADER_SAFE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 const optionsSchema = z.object({
   baseUrl: z.union([z.string(), z.instanceof(URL)], {
     error: "baseUrl is required: pass the service's root URL, e.g. 'http://localhost:4000'",
   }),
   apiKey: z
     .string({ error: 'apiKey is required: pass the key the service was started with (TOLLGATE_API_KEY)' })
-    .min(1, 'apiKey is empty: pass the key the service was started with (TOLLGATE_API_KEY)'),
+    .min(1, 'apiKey is empty: pass the key the service was started with (TOLLGATE_API_KEY)')
+    .regex(
+      HEADER_SAFE,
+      'apiKey contains characters a header cannot carry (a newline?): check how it is read',
+    ),
   apiSecret: z
     .string({
       error: 'apiSecret is required: pass the secret the service was started with (TOLLGATE_API_SECRET)',
     })
-    .min(1, 'apiSecret is empty: pass the secret the service was started with (TOLLGATE_API_SECRET)'),
+    .min(1, 'apiSecret is empty: pass the secret the service was started with (TOLLGATE_API_SECRET)')
+    .regex(
+      HEADER_SAFE,
+      'apiSecret contains characters a header cannot carry (a newline?): check how it is read',
+    ),
   timeoutMs: positiveInt('timeoutMs')
     .max(600_000, 'timeoutMs must be at most 600000 (10 minutes)')
     .optional(),

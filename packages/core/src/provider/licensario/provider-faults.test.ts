@@ -9,6 +9,7 @@ import {
 } from '../../errors.js';
 import { type LicensarioProvider, licensarioProvider } from './provider.js';
 import { closedPort, sendJson, startTestServer, type TestHandler, type TestServer } from './test-servers.js';
+import { MAX_RESPONSE_BYTES } from './transport.js';
 
 const SECRET = 'secret-s3cr3t-9b1d';
 const subject = { externalUserId: 'u-1' };
@@ -362,6 +363,32 @@ describe('licensarioProvider under faults', () => {
     const again = await rejection(provider.getPlans(undefined, { signal: controller.signal }));
     expect(again).toMatchObject({ reason: 'aborted' });
     expect(server.requests).toHaveLength(1);
+  });
+
+  it('stops reading an answer larger than the bound, as an invalid response', async () => {
+    const { provider } = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      // Streams past the bound; the client must give up without buffering it all.
+      const pump = () => {
+        while (res.write(chunk)) {}
+        res.once('drain', pump);
+      };
+      res.on('error', () => {});
+      pump();
+    });
+    const error = await rejection(provider.getPlans());
+    expect(error).toBeInstanceOf(InvalidResponseError);
+    expect(error.message).toContain(`more than ${MAX_RESPONSE_BYTES} bytes`);
+  });
+
+  it('refuses an Idempotency-Key a header cannot carry, before sending anything', async () => {
+    const { server, provider } = await serve((_req, res) => sendJson(res, 200, allocation));
+    for (const key of ['', 'two\nlines', ' padded ', 'x'.repeat(256)]) {
+      const error = await rejection(provider.adjustAllocation(subject, 'sms', 1, { idempotencyKey: key }));
+      expect(error).toMatchObject({ code: 'TOLLGATE_CONFIG' });
+    }
+    expect(server.requests).toHaveLength(0);
   });
 
   it('refuses calls after close()', async () => {

@@ -43,23 +43,47 @@ import {
   wizardTokenSchema,
 } from './wire-schemas.js';
 
-/** A payment recorded against a licence (Licensario's "Log a transaction"). */
+/**
+ * A payment recorded against a licence (Licensario's "Log a transaction").
+ *
+ * @example
+ * const tx: TransactionInput = {
+ *   uuid: crypto.randomUUID(),
+ *   licenseId: license.id,
+ *   amount: 40,
+ *   externalTransactionId: charge.id,
+ *   subject: { externalUserId: 'u-42' },
+ * };
+ */
 export interface TransactionInput {
   /** Your unique id for this transaction: logging the same `uuid` again returns the same id. */
   uuid: string;
   /** The licence paid for or refunded. */
-  licenseId?: string;
+  licenseId?: string | undefined;
   /** Amount including fees; a decimal. */
   amount: number;
   /** The id in your payment system. */
-  externalTransactionId?: string;
+  externalTransactionId?: string | undefined;
   /** Whose transaction it is (sent as `userId` or `externalUserId`). */
-  subject?: Subject;
+  subject?: Subject | undefined;
   /** @default 'license' */
-  type?: 'license' | 'refund';
+  type?: 'license' | 'refund' | undefined;
 }
 
-/** The provider `licensarioProvider` returns: the whole `EntitlementProvider` and more. */
+/** The period of {@link LicensarioProvider.getBalance}; the service's default is the last 30 days. */
+export interface BalanceRange {
+  from?: Date | undefined;
+  to?: Date | undefined;
+}
+
+/**
+ * The provider `licensarioProvider` returns: the whole `EntitlementProvider`, plus the
+ * Licensario-only calls (upsell wizard, transactions, balance) and a `close()` that is always there.
+ *
+ * @example
+ * const provider: LicensarioProvider = licensarioProvider({ baseUrl, apiKey, apiSecret });
+ * const token = await provider.createWizardToken('u-42');
+ */
 export interface LicensarioProvider extends EntitlementProvider {
   revokeLicense(licenseId: string, options?: WriteOptions & { reason?: string }): Promise<void>;
   getPlans(query?: { featureId?: string }, options?: CallOptions): Promise<Plan[]>;
@@ -68,7 +92,7 @@ export interface LicensarioProvider extends EntitlementProvider {
   /** Logs a payment or refund; answers the service's transaction id. */
   logTransaction(transaction: TransactionInput, options?: WriteOptions): Promise<{ id: string }>;
   /** Net revenue between `from` and `to` (the service's default: the last 30 days). */
-  getBalance(range?: { from?: Date; to?: Date }, options?: CallOptions): Promise<{ balance: number }>;
+  getBalance(range?: BalanceRange, options?: CallOptions): Promise<{ balance: number }>;
   /** Closes the sockets after in-flight calls finish; later calls throw `ClosedError`. */
   close(): Promise<void>;
 }
@@ -396,10 +420,7 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
       );
     },
 
-    async getBalance(
-      range?: { from?: Date; to?: Date },
-      options?: CallOptions,
-    ): Promise<{ balance: number }> {
+    async getBalance(range?: BalanceRange, options?: CallOptions): Promise<{ balance: number }> {
       return json(
         {
           method: 'GET',

@@ -4,7 +4,7 @@
  * network failures to `UnavailableError`. It knows nothing of endpoints.
  */
 import type { Dispatcher } from 'undici';
-import { ClosedError, UnavailableError } from '../../errors.js';
+import { ClosedError, ConfigurationError, InvalidResponseError, UnavailableError } from '../../errors.js';
 import type { LicensarioConfig } from './options.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -30,6 +30,15 @@ export interface ExchangeResponse {
   /** The full path that was requested, without the query string (for error messages). */
   path: string;
 }
+
+/**
+ * Bound on an answer's size. The service's largest answers (a subject's licences, the catalog)
+ * are kilobytes; a baseUrl pointing at the wrong thing must not fill the memory.
+ */
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/** Visible ASCII, no surrounding spaces, at most 255 characters (the service's limit). */
+const IDEMPOTENCY_KEY = /^[!-~](?:[ -~]{0,253}[!-~])?$/;
 
 /** Builds `?a=1&b=x&b=y`, or `''` when nothing is set. */
 export function queryString(query: Record<string, QueryValue> | undefined): string {
@@ -122,7 +131,14 @@ export function createTransport(config: LicensarioConfig, dispatcher: Dispatcher
       headers['content-type'] = 'application/json';
       body = JSON.stringify(request.body);
     }
-    if (request.idempotencyKey !== undefined) headers['idempotency-key'] = request.idempotencyKey;
+    if (request.idempotencyKey !== undefined) {
+      if (!IDEMPOTENCY_KEY.test(request.idempotencyKey)) {
+        throw new ConfigurationError(
+          'idempotencyKey must be 1 to 255 visible ASCII characters (a UUID from crypto.randomUUID() is ideal).',
+        );
+      }
+      headers['idempotency-key'] = request.idempotencyKey;
+    }
 
     try {
       const response = await dispatcher.request({
@@ -134,7 +150,20 @@ export function createTransport(config: LicensarioConfig, dispatcher: Dispatcher
         signal,
       });
       // Always read the body to the end: an unread body keeps the socket from being reused.
-      const text = await response.body.text();
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_RESPONSE_BYTES) {
+          response.body.destroy();
+          throw new InvalidResponseError(
+            `Licensario answered ${request.method} ${path} with more than ${MAX_RESPONSE_BYTES} bytes: ` +
+              'check that baseUrl points at a Tollgate/Licensario service.',
+          );
+        }
+        chunks.push(chunk);
+      }
+      const text = Buffer.concat(chunks).toString('utf8');
       const contentType = response.headers['content-type'];
       return {
         status: response.statusCode,
@@ -143,6 +172,7 @@ export function createTransport(config: LicensarioConfig, dispatcher: Dispatcher
         path,
       };
     } catch (error) {
+      if (error instanceof InvalidResponseError) throw error;
       // Which signal fired decides the reason: the caller's (aborted) or our budget (timeout).
       if (request.signal?.aborted) throw unavailable('aborted', request, path, error);
       if (timeout.aborted) throw unavailable('timeout', request, path, error);
