@@ -1,3 +1,4 @@
+import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   AllocationExhaustedError,
@@ -123,6 +124,32 @@ describe('licensarioProvider sends what the wire format asks for', () => {
     // Sequential calls: a socket may still be finishing its previous answer when the next call
     // is dispatched, so undici can open a second one; without keep-alive there would be 20.
     expect(ports.size).toBeLessThanOrEqual(3);
+  });
+
+  it("sends through the caller's dispatcher and leaves it open on close()", async () => {
+    const server = await startTestServer((_req, res) => sendJson(res, 200, { plans: [] }));
+    opened.servers.push(server);
+    const agent = new Agent();
+    try {
+      const provider = licensarioProvider({
+        baseUrl: server.url,
+        apiKey: 'k',
+        apiSecret: SECRET,
+        dispatcher: agent,
+      });
+      expect(await provider.getPlans()).toEqual([]);
+      await provider.close();
+      const again = licensarioProvider({
+        baseUrl: server.url,
+        apiKey: 'k',
+        apiSecret: SECRET,
+        dispatcher: agent,
+      });
+      expect(await again.getPlans()).toEqual([]);
+      expect(server.requests).toHaveLength(2);
+    } finally {
+      await agent.close();
+    }
   });
 
   it('refuses a non-finite amount before sending anything', async () => {
