@@ -1,5 +1,5 @@
 /**
- * The HTTP rules both framework adapters share (packages/core/README.md, "HTTP gates").
+ * The HTTP rules both framework adapters share (packages/core/src/http/README.md).
  */
 
 export { prefersHtml } from './accept.js';

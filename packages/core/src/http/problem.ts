@@ -10,7 +10,7 @@ import { usageHeaders } from './usage-headers.js';
 /** The media type of every Tollgate denial (RFC 9457 §3). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-/** Base of the problem `type` URIs; each is documented in packages/core/README.md. */
+/** Base of the problem `type` URIs; each is documented in packages/core/src/http/README.md. */
 const PROBLEM_BASE = 'https://tollgate.dev/problems/';
 
 type DeniedReason = Exclude<DecisionReason, 'licensed'>;

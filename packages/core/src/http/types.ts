@@ -28,7 +28,7 @@ export interface HttpResponseSpec {
  * };
  */
 export interface ProblemDocument {
-  /** A URI naming the kind of problem; documented in packages/core/README.md. */
+  /** A URI naming the kind of problem; documented in packages/core/src/http/README.md. */
   type: string;
   title: string;
   status: number;
