@@ -200,7 +200,9 @@ export function createApp(options: UpsellAppOptions): express.Express {
       } catch (error) {
         const code = serviceCodeOf(error);
         if (code !== 'trial_used' && code !== 'no_trial') throw error;
-        const offers = await offersFor(provider, getPlans, user, feature, undefined);
+        const offers = (await offersFor(provider, getPlans, user, feature, undefined)).map((offer) =>
+          offer.plan.id === planId ? { ...offer, trialAvailable: false } : offer,
+        );
         const message =
           code === 'trial_used'
             ? 'You have already had a free trial of this plan. Choose the plan to keep using it.'
