@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createTollgate } from '../engine/create-tollgate.js';
 import { AllocationExhaustedError, HttpError, UnavailableError } from '../errors.js';
 import type { Plan } from '../types.js';
 import { memoryProvider } from './memory-provider.js';
@@ -104,5 +105,26 @@ describe('memoryProvider', () => {
     provider.fail(undefined);
     await provider.getLicenses(alice);
     expect(provider.calls.getLicenses).toBe(2);
+  });
+});
+
+describe('the README example', () => {
+  it('stops sending SMS when the plan is used up', async () => {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const clock = { now: () => now };
+    const provider = memoryProvider({
+      clock,
+      plans: [{ id: 'pro', name: 'Pro', durationDays: 30, features: { reports: true, sms: 100 } }],
+      licenses: [{ subject: { externalUserId: 'u1' }, planId: 'pro', used: { sms: 99 } }],
+    });
+    const tollgate = createTollgate({ provider, clock, meter: { mode: 'sync' } });
+
+    expect((await tollgate.authrep({ externalUserId: 'u1' }, { sms: 1 })).allowed).toBe(true);
+    expect((await tollgate.authrep({ externalUserId: 'u1' }, { sms: 1 })).reason).toBe('exhausted');
+
+    now += 31 * 86_400_000;
+    tollgate.invalidate({ externalUserId: 'u1' });
+    expect((await tollgate.check({ externalUserId: 'u1' }, 'reports')).reason).toBe('expired');
+    await tollgate.close();
   });
 });
