@@ -13,7 +13,12 @@ import type { Usage } from './types.js';
 const SCALE_DIGITS = 9;
 const SCALE = 10n ** BigInt(SCALE_DIGITS);
 
-/** Integer nano-units of a finite number, rounded half away from zero at the 9th decimal. */
+/**
+ * Integer nano-units of a finite number, rounded half away from zero at the 9th decimal.
+ *
+ * @example
+ * toUnits(0.1); // 100000000n
+ */
 export function toUnits(value: number): bigint {
   const text = String(Math.abs(value));
   const match = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(text);
@@ -36,7 +41,12 @@ export function toUnits(value: number): bigint {
   return value < 0 ? -units : units;
 }
 
-/** The number nearest to `units` nano-units (correctly rounded). */
+/**
+ * The number nearest to `units` nano-units (correctly rounded).
+ *
+ * @example
+ * fromUnits(toUnits(0.1) + toUnits(0.2)); // 0.3
+ */
 export function fromUnits(units: bigint): number {
   const whole = units / SCALE;
   const frac = units % SCALE;
@@ -57,6 +67,9 @@ export interface UsageItem {
  * Validates a usage record: a non-empty object of finite amounts > 0 (at least 1e-9).
  * Throws `InvalidAmountError` (code `TOLLGATE_INVALID_AMOUNT`) otherwise: a bad amount is a
  * programming error and must never turn into a silent charge of NaN or Infinity.
+ *
+ * @example
+ * parseUsage({ sms: 2 }); // [{ featureId: 'sms', amount: 2, units: 2000000000n }]
  */
 export function parseUsage(usage: Usage): UsageItem[] {
   if (typeof usage !== 'object' || usage === null || Array.isArray(usage)) {

@@ -15,7 +15,12 @@ export interface BackendOptions {
   clock: Clock;
 }
 
-/** True when the error says the service is unhealthy (as opposed to a definite answer). */
+/**
+ * True when the error says the service is unhealthy (as opposed to a definite answer).
+ *
+ * @example
+ * isServiceFailure(new UnavailableError('down', 'refused')); // true
+ */
 export function isServiceFailure(error: unknown): boolean {
   if (error instanceof HttpError || (isTollgateError(error) && error.code === 'TOLLGATE_HTTP')) {
     const status = (error as HttpError).status;
@@ -39,6 +44,12 @@ function isRetryable(error: unknown): boolean {
   return isTollgateError(error) && isServiceFailure(error);
 }
 
+/**
+ * Runs provider calls under the budget, retry and circuit rules.
+ *
+ * @example
+ * const licenses = await backend.run('getLicenses', (signal) => provider.getLicenses(s, {}, { signal }), { idempotent: true });
+ */
 export class Backend {
   readonly #o: BackendOptions;
 

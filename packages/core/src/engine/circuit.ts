@@ -11,6 +11,12 @@ export interface CircuitListener {
   closed(): void;
 }
 
+/**
+ * Consecutive-failure circuit breaker with a single probe per `resetMs`.
+ *
+ * @example
+ * const probe = circuit.admit(); // throws UnavailableError('circuit_open') while open
+ */
 export class Circuit {
   #failures = 0;
   #openedAt: number | undefined;

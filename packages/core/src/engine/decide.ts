@@ -26,6 +26,9 @@ const expiry = (license: License) =>
 /**
  * Active = `expiresAt` null or in the future. No active licence → `expired` if one granting the
  * feature has expired, else `not_licensed`. Metered → allowed while Σ(total − used) > 0.
+ *
+ * @example
+ * decide(await provider.getLicenses(s, { featureIds: ['sms'] }), 'sms', undefined, Date.now());
  */
 export function decide(
   licenses: readonly License[],

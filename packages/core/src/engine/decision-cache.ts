@@ -22,6 +22,13 @@ export interface CacheEntry {
 
 const SEP = '\u0000';
 
+/**
+ * The bounded decision cache with O(1) per-subject invalidation.
+ *
+ * @example
+ * const key = cache.key('e:u1', 'reports', undefined);
+ * cache.fresh(key); // CacheEntry | undefined
+ */
 export class DecisionCache {
   readonly #lru: LRUCache<string, CacheEntry>;
   readonly #generations = new Map<string, number>();

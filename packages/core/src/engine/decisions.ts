@@ -22,6 +22,12 @@ export type Lookup =
   | { entry: CacheEntry; source: Exclude<DecisionSource, 'fallback'> }
   | { entry: undefined; source: 'fallback' };
 
+/**
+ * Cache-first, coalesced lookups with the stale/fallback policy.
+ *
+ * @example
+ * const lookup = await decisions.lookup(subject, 'e:u1', 'reports', undefined);
+ */
 export class Decisions {
   readonly #inflight = new Map<string, Promise<Lookup>>();
 
@@ -119,7 +125,12 @@ export class Decisions {
   }
 }
 
-/** The public decision for one feature from a lookup. */
+/**
+ * The public decision for one feature from a lookup.
+ *
+ * @example
+ * toDecision({ entry: undefined, source: 'fallback' }, 'reports', undefined, 'closed', Date.now()); // reason 'unavailable'
+ */
 export function toDecision(
   lookup: Lookup,
   featureId: string,

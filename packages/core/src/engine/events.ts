@@ -7,6 +7,12 @@ import type { Logger, TollgateEventName, TollgateEvents } from './types.js';
 
 type Listener<E extends TollgateEventName> = (payload: TollgateEvents[E]) => void;
 
+/**
+ * Typed, failure-isolated event emitter.
+ *
+ * @example
+ * const off = emitter.on('flush:ok', ({ amount }) => log(amount));
+ */
 export class Emitter {
   readonly #listeners = new Map<TollgateEventName, Set<Listener<never>>>();
   readonly #logger: Logger;

@@ -16,6 +16,12 @@ interface Line {
   readers: number;
 }
 
+/**
+ * Outstanding (not yet recorded) units per (subject, feature).
+ *
+ * @example
+ * ledger.hold(line, 5n); ledger.flushed(line, 5n); // outstanding back to 0
+ */
 export class Ledger {
   readonly #lines = new Map<string, Line>();
   /** Units flushed by every key, ever. A new line starts here so marks never go backwards. */

@@ -49,7 +49,12 @@ export interface ExactWrite extends MeterTarget {
   outcome?: 'applied' | 'refused';
 }
 
-/** The ledger key of a (subject, feature). */
+/**
+ * The ledger key of a (subject, feature).
+ *
+ * @example
+ * lineKey('e:u1', 'sms');
+ */
 export const lineKey = (subjectKey: string, featureId: string) => `${subjectKey}${SEP}${featureId}`;
 
 const authFailure = (error: unknown) =>
@@ -57,6 +62,12 @@ const authFailure = (error: unknown) =>
   error.code === 'TOLLGATE_HTTP' &&
   [401, 403].includes((error as HttpError).status);
 
+/**
+ * The batched usage queue and the exact-write queue.
+ *
+ * @example
+ * meter.record({ subject, subjectKey: 'e:u1', featureId: 'sms', planId: undefined }, 1_000_000_000n);
+ */
 export class Meter {
   readonly #pending = new Map<string, Pending>();
   #exact: ExactWrite[] = [];

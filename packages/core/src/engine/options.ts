@@ -95,7 +95,12 @@ const schema = z.strictObject({
 const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const systemClock: Clock = { now: () => Date.now() };
 
-/** Validates options and fills in the defaults; throws `ConfigurationError` naming the bad option. */
+/**
+ * Validates options and fills in the defaults; throws `ConfigurationError` naming the bad option.
+ *
+ * @example
+ * resolveConfig({ provider }).cache.ttlMs; // 30000
+ */
 export function resolveConfig(options: TollgateOptions): Config {
   const parsed = schema.safeParse(options);
   if (!parsed.success) {

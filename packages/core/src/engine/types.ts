@@ -117,7 +117,12 @@ export interface TollgateOptions {
   hooks?: TollgateHooks;
 }
 
-/** Listeners by event name, for `options.hooks`. */
+/**
+ * Listeners by event name, for `options.hooks`.
+ *
+ * @example
+ * createTollgate({ provider, hooks: { 'usage:dropped': (e) => metrics.increment('usage_dropped') } });
+ */
 export type TollgateHooks = { [E in TollgateEventName]?: (payload: TollgateEvents[E]) => void };
 
 /** Events and their payloads. */
@@ -140,7 +145,12 @@ export interface TollgateEvents {
   'meter:full': { subject: Subject; featureId: string; pendingKeys: number };
 }
 
-/** Counters since creation (monotonic). */
+/**
+ * Counters since creation (monotonic), plus the current pending keys and circuit state.
+ *
+ * @example
+ * const { usageDropped, pendingKeys } = tollgate.stats();
+ */
 export interface TollgateStats {
   /** Usage records (one per subject and feature) given up without reaching the service; should stay 0. */
   usageDropped: number;

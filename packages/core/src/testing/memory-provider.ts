@@ -21,7 +21,12 @@ import type {
   WriteOptions,
 } from '../types.js';
 
-/** A licence in a fixture. */
+/**
+ * A licence in a fixture.
+ *
+ * @example
+ * const license: MemoryLicenseFixture = { subject: { userId: '7' }, planId: 'pro', used: { sms: 10 } };
+ */
 export interface MemoryLicenseFixture {
   subject: Subject;
   planId: string;
@@ -34,7 +39,12 @@ export interface MemoryLicenseFixture {
   used?: Record<string, number>;
 }
 
-/** What the in-memory service starts with. */
+/**
+ * What the in-memory service starts with.
+ *
+ * @example
+ * const fixture: MemoryFixture = { plans: [{ id: 'pro', name: 'Pro', features: { sms: 100 } }], licenses: [] };
+ */
 export interface MemoryFixture {
   /** The catalog: same shape as the server's catalog file. */
   plans: Plan[];
@@ -43,7 +53,12 @@ export interface MemoryFixture {
   clock?: Clock;
 }
 
-/** Method name → number of calls, for asserting how often the engine reached the "service". */
+/**
+ * Method name → number of calls, for asserting how often the engine reached the "service".
+ *
+ * @example
+ * expect(provider.calls.getLicenses).toBe(1);
+ */
 export type MemoryProviderCalls = Record<
   | 'getLicenses'
   | 'createLicense'
@@ -57,7 +72,13 @@ export type MemoryProviderCalls = Record<
   number
 >;
 
-/** The provider plus handles for tests. */
+/**
+ * The provider plus handles for tests.
+ *
+ * @example
+ * provider.fail(new UnavailableError('down', 'refused')); // outage starts
+ * provider.fail(undefined); // and ends
+ */
 export interface MemoryProvider extends EntitlementProvider {
   getPlans(query?: { featureId?: string }, options?: CallOptions): Promise<Plan[]>;
   /** Calls received so far, by method (failed ones included). */
