@@ -112,7 +112,8 @@ class Engine implements Tollgate {
       this.#ledger,
       (target, allocation, meanwhile) => this.#synced(target, allocation, meanwhile),
     );
-    if (config.meter.mode === 'batched') this.#meter.start();
+    // Both modes: batched flushes, and (sync too) retries of exact writes whose answer was lost.
+    this.#meter.start();
   }
 
   // ── checks ────────────────────────────────────────────────────────────────────────────
@@ -498,7 +499,7 @@ class Engine implements Tollgate {
 
   #exact(write: ExactWrite): void {
     if (this.#meter.enqueueExact(write)) {
-      void this.#meter.flush();
+      this.#meter.kickExact();
       return;
     }
     this.#meter.stats.usageDropped += 1;

@@ -121,7 +121,9 @@ export class Meter {
       !this.#stopped &&
       this.#skip === 0
     ) {
-      void this.#drain(key, pending);
+      this.#drain(key, pending).catch((error: unknown) =>
+        this.config.logger.error({ err: error }, 'tollgate: a usage flush failed unexpectedly'),
+      );
     }
     return true;
   }
@@ -131,6 +133,14 @@ export class Meter {
     if (this.size >= this.config.meter.maxPendingKeys) return false;
     this.#exact.push(write);
     return true;
+  }
+
+  /** Sends queued exact writes now, unless flushing is stopped or backing off (the timer retries). */
+  kickExact(): void {
+    if (this.#stopped || this.#skip > 0) return;
+    this.#runExact().catch((error: unknown) =>
+      this.config.logger.error({ err: error }, 'tollgate: a usage write failed unexpectedly'),
+    );
   }
 
   /** Sends everything pending now. Also restarts flushing stopped by a 401/403. */
@@ -171,9 +181,13 @@ export class Meter {
       return;
     }
     this.#ticking = true;
-    this.#flushAll().finally(() => {
-      this.#ticking = false;
-    });
+    this.#flushAll()
+      .catch((error: unknown) =>
+        this.config.logger.error({ err: error }, 'tollgate: a usage flush failed unexpectedly'),
+      )
+      .finally(() => {
+        this.#ticking = false;
+      });
   }
 
   async #flushAll(): Promise<void> {
