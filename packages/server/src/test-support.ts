@@ -49,8 +49,21 @@ export interface CallOptions {
   auth?: boolean;
 }
 
+export interface CallResult {
+  status: number;
+  text: string;
+  contentType: string;
+  headers: { get(name: string): string | null };
+  json(): Record<string, unknown> & { code?: string };
+}
+
 /** `fetch` against the server with the test credentials. */
-export async function call(server: TollgateServer, method: string, path: string, options: CallOptions = {}) {
+export async function call(
+  server: TollgateServer,
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<CallResult> {
   const headers: Record<string, string> = { ...(options.auth === false ? {} : AUTH), ...options.headers };
   if (options.accept !== undefined) headers.accept = options.accept;
   let body: string | undefined;
