@@ -5,11 +5,12 @@
  */
 import { createServer, request as httpRequest, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createTollgate, type EntitlementProvider, type Tollgate } from '@tollgate/core';
+import { createTollgate, type EntitlementProvider, type MeterMode, type Tollgate } from '@tollgate/core';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GATE_CASES, type GateCase } from './gates-cases.js';
 import { type GatesService, startGatesService, unreachableProvider } from './gates-service.js';
+import { trackSettlements } from './gates-tracking.js';
 
 /** Lets a hanging handler tell the client when to disconnect, and the test when it saw it. */
 export interface CaseSignals {
@@ -67,9 +68,10 @@ async function closeServer(server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-/** Defines the table's tests for one framework version. */
-export function runGateTable(driver: FrameworkDriver): void {
-  describe(`gate behaviour table on ${driver.name}`, () => {
+/** Defines the table's tests for one framework version (and one engine metering mode). */
+export function runGateTable(driver: FrameworkDriver, options: { meterMode?: MeterMode } = {}): void {
+  const meterMode = options.meterMode ?? 'batched';
+  describe(`gate behaviour table on ${driver.name}, ${meterMode} metering`, () => {
     let service: GatesService;
     let unreachable: EntitlementProvider;
     const cleanups: (() => Promise<void>)[] = [];
@@ -99,11 +101,13 @@ export function runGateTable(driver: FrameworkDriver): void {
         const before = new Map<string, number>();
         for (const featureId of charged) before.set(featureId, await service.available(subject, featureId));
 
-        const tollgate = createTollgate({
+        const engine = createTollgate({
           provider: gateCase.backend === 'down' ? unreachable : service.provider,
           failMode: gateCase.failMode ?? 'closed',
           retry: { attempts: 1 },
+          meter: { mode: meterMode },
         });
+        const { tollgate, settled } = trackSettlements(engine);
         cleanups.push(() => tollgate.close());
         const started = deferred();
         const sawClose = deferred();
@@ -148,7 +152,8 @@ export function runGateTable(driver: FrameworkDriver): void {
           }
         }
 
-        // Commits are queued in batched mode: push them to the service before counting.
+        // Commits and releases run after the response; batched commits are queued on top.
+        await settled();
         await tollgate.flush();
         for (const featureId of charged) {
           const after = await service.available(subject, featureId);
