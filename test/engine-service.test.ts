@@ -16,13 +16,15 @@ let n = 0;
 const newSubject = (): Subject => ({ externalUserId: `engine-${Date.now().toString(36)}-${++n}` });
 
 function tollgate(options: Omit<TollgateOptions, 'provider'>) {
-  const t = createTollgate({ provider: service.provider, timeoutMs: 10_000, ...options });
+  // Generous budgets: 1,000 concurrent conditional writes queue behind one embedded database,
+  // and a timeout would turn a definite answer into 'unavailable' on a loaded machine.
+  const t = createTollgate({ provider: service.provider, timeoutMs: 60_000, ...options });
   open.push(t);
   return t;
 }
 
 beforeAll(async () => {
-  service = await startLicensarioService(catalog, { timeoutMs: 15_000, connections: 32 });
+  service = await startLicensarioService(catalog, { timeoutMs: 60_000, connections: 32 });
 });
 afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
@@ -55,7 +57,7 @@ describe('createTollgate against the real service', () => {
       used: 100,
       available: 0,
     });
-  }, 60_000);
+  }, 120_000);
 
   it('batched, one instance: 1,000 concurrent authreps of 1 against 100 → exactly 100 allowed (bound 0)', async () => {
     const subject = newSubject();
