@@ -33,7 +33,7 @@ it('loses nothing and counts nothing twice across a service outage and restart',
     baseUrl: server.url,
     apiKey: credentials[0]!.key,
     apiSecret: credentials[0]!.secret,
-    timeoutMs: 1000,
+    timeoutMs: 5000,
   });
   const subject = { externalUserId: 'drill-user' };
   await provider.createLicense(subject, 'pro');
@@ -44,7 +44,7 @@ it('loses nothing and counts nothing twice across a service outage and restart',
   const t = createTollgate({
     provider,
     clock,
-    timeoutMs: 1000,
+    timeoutMs: 5000,
     retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
     cache: { ttlMs: 1000, staleTtlMs: 10_000 },
     circuit: { failureThreshold: 3, resetMs: 500 },
