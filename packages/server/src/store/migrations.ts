@@ -5,6 +5,9 @@
  */
 import type { SqlClient } from './sql-client.js';
 
+/** An arbitrary constant naming Tollgate's migration lock. */
+const MIGRATION_LOCK_ID = 7_406_171;
+
 const STATEMENTS = [
   `CREATE TABLE IF NOT EXISTS tollgate_meta (
      key TEXT PRIMARY KEY,
@@ -68,6 +71,9 @@ const STATEMENTS = [
  */
 export async function migrate(sql: SqlClient): Promise<void> {
   await sql.transaction(async (tx) => {
+    // Nodes starting together on one PostgreSQL would race on CREATE … IF NOT EXISTS (it is not
+    // atomic against a concurrent create); a transaction-scoped advisory lock serialises them.
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_ID]);
     for (const statement of STATEMENTS) await tx.query(statement);
   });
 }
