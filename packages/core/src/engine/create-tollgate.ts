@@ -23,6 +23,7 @@ import type {
   TollgateEventName,
   TollgateEvents,
   TollgateOptions,
+  TollgateStats,
   Usage,
   UsageDecision,
 } from './types.js';
@@ -249,7 +250,7 @@ class Engine implements Tollgate {
     return this.#emitter.on(event, listener);
   }
 
-  stats() {
+  stats(): TollgateStats {
     return { ...this.#meter.stats, pendingKeys: this.#meter.size, circuitOpen: this.#circuit.isOpen };
   }
 
