@@ -30,7 +30,12 @@ const planSchema = z.strictObject({
   }),
 });
 
-/** The zod schema of a catalog file, exported for tools that generate catalogs. */
+/**
+ * The zod schema of a catalog file, exported for tools that generate or lint catalogs.
+ *
+ * @example
+ * catalogSchema.parse(JSON.parse(readFileSync('catalog.json', 'utf8')));
+ */
 export const catalogSchema = z
   .strictObject({
     plans: z

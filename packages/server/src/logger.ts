@@ -13,5 +13,10 @@ export interface Logger {
 
 const noop = () => {};
 
-/** A logger that drops every line. */
+/**
+ * A logger that drops every line (the default).
+ *
+ * @example
+ * createServer({ ...options, logger: silentLogger });
+ */
 export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };

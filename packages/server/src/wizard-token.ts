@@ -7,7 +7,12 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { TollgateError } from '@tollgate/core';
 
-/** A wizard token that is malformed, forged or expired. */
+/**
+ * A wizard token that is malformed, forged or expired (code `TOLLGATE_INVALID_TOKEN`).
+ *
+ * @example
+ * try { server.verifyWizardToken(token); } catch (e) { if (e instanceof WizardTokenError && e.reason === 'expired') restart(); }
+ */
 export class WizardTokenError extends TollgateError {
   readonly reason: 'malformed' | 'bad_signature' | 'expired';
   constructor(message: string, reason: WizardTokenError['reason']) {
@@ -17,7 +22,12 @@ export class WizardTokenError extends TollgateError {
   }
 }
 
-/** A fresh random signing secret (hex). */
+/**
+ * A fresh random signing secret (hex).
+ *
+ * @example
+ * const secret = generateWizardSecret(); // 64 hex characters
+ */
 export function generateWizardSecret(): string {
   return randomBytes(32).toString('hex');
 }

@@ -649,6 +649,9 @@ function noLicense(featureId: string, planId: string | undefined): ServiceError 
  * feature"): consumption fills the first licences up to their available amount and puts any
  * remainder on the last; a refund goes back from the last licence towards the first, never
  * taking `used` below 0 except on the first.
+ *
+ * @example
+ * spreadUsage([{ total: '10', used: '8' }, { total: '5', used: '0' }], '4'); // ['2', '2']
  */
 export function spreadUsage(rows: readonly { total: string; used: string }[], usage: string): string[] {
   const deltas = rows.map(() => '0');
