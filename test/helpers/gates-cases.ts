@@ -284,7 +284,7 @@ export const GATE_CASES: GateCase[] = [
     handler: { kind: 'respond', status: 400 },
     expect: { status: 400, charged: { sms: 0, mms: 0 } },
   },
-  ...['-1', '0', 'abc', 'Infinity', ''].map(
+  ...['-1', '0', 'abc', 'Infinity', '', '1e-12'].map(
     (amount): GateCase => ({
       name: `bad amount ${JSON.stringify(amount)}: 400 invalid-amount, nothing charged`,
       grants: ['pro'],
