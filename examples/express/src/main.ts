@@ -31,13 +31,22 @@ Try this (alice: free, bob: pro, carol: team):
 Press Ctrl-C to stop.`);
 
 let stopping = false;
-async function stop(): Promise<void> {
+async function stop(signal: NodeJS.Signals): Promise<void> {
   if (stopping) return;
   stopping = true;
-  server.close();
-  server.closeIdleConnections();
-  await backend.close();
-  process.exit(0);
+  console.log(`\n${signal} received: flushing usage and closing…`);
+  try {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    await backend.close();
+    console.log('Stopped.');
+    process.exit(0);
+  } catch (error) {
+    console.error('Could not stop cleanly:', error);
+    process.exit(1);
+  }
 }
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
