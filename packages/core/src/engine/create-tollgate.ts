@@ -236,7 +236,8 @@ class Engine implements Tollgate {
     this.#closed = true;
     this.#meter.stop();
     const timeoutMs = options.timeoutMs ?? 5000;
-    const deadline = this.#config.clock.now() + timeoutMs;
+    // Wall-clock, like the meter's drain: a frozen injected clock must not stall close().
+    const deadline = Date.now() + timeoutMs;
     this.#closing = (async () => {
       await this.#meter.drain(deadline, Math.min(250, this.#config.circuit.resetMs));
       if (this.#meter.size > 0)

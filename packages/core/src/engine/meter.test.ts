@@ -326,4 +326,30 @@ describe('close', () => {
     expect(dropped).toMatchObject([{ featureId: 'sms', amount: 3 }]);
     expect(t.stats().usageDropped).toBe(1);
   });
+
+  it('returns after timeoutMs even when the injected clock is frozen', async () => {
+    const frozen = { now: () => Date.parse('2026-01-01T00:00:00Z') };
+    const { provider, tollgate: t } = setup({ clock: frozen }, { clock: frozen, retry: { attempts: 1 } });
+    await t.authrep(alice, { sms: 1 });
+    provider.fail(new UnavailableError('down', 'refused'));
+    let closed = false;
+    const closing = t.close({ timeoutMs: 2000 }).then(() => {
+      closed = true;
+    });
+    await vi.advanceTimersByTimeAsync(1900);
+    expect(closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(400);
+    await closing;
+    expect(closed).toBe(true);
+    expect(t.stats().usageDropped).toBe(1);
+  });
+
+  it('close({ timeoutMs: 0 }) gives up at once and reports what was pending', async () => {
+    const { provider, tollgate: t } = setup();
+    const dropped = record(t, 'usage:dropped');
+    await t.authrep(alice, { sms: 2 });
+    await t.close({ timeoutMs: 0 });
+    expect(provider.calls.adjustAllocation).toBe(0);
+    expect(dropped).toMatchObject([{ amount: 2 }]);
+  });
 });

@@ -77,6 +77,7 @@ export class Meter {
   #stopped = false;
   #ticking = false;
   #exactRunning: Promise<void> | undefined;
+  #deadline: number | undefined;
   readonly stats = { usageDropped: 0, flushOk: 0, flushFailed: 0 };
 
   constructor(
@@ -149,18 +150,37 @@ export class Meter {
     await this.#flushAll();
   }
 
-  /** Keeps flushing until nothing is pending or `deadline` (clock ms) passes. */
+  /**
+   * Keeps flushing until nothing is pending or `deadline` passes. The deadline is wall-clock
+   * time (`Date.now()`, which fake timers drive), not the injected clock: it bounds how long
+   * `close()` really waits, and a frozen test clock must not make it wait forever. Each call
+   * made meanwhile gets at most the time left.
+   */
   async drain(deadline: number, pause: number): Promise<void> {
     this.#stopped = false;
-    for (;;) {
-      await this.#flushAll();
-      if (this.size === 0 || this.config.clock.now() >= deadline) return;
-      const wait = Math.min(pause, deadline - this.config.clock.now());
-      await new Promise((resolve) => {
-        const t = setTimeout(resolve, Math.max(1, wait));
-        t.unref?.();
-      });
+    this.#deadline = deadline;
+    try {
+      while (this.size > 0 && Date.now() < deadline) {
+        await this.#flushAll();
+        if (this.size === 0 || Date.now() >= deadline) return;
+        const wait = Math.min(pause, deadline - Date.now());
+        await new Promise((resolve) => {
+          const t = setTimeout(resolve, Math.max(1, wait));
+          t.unref?.();
+        });
+      }
+    } finally {
+      this.#deadline = undefined;
     }
+  }
+
+  /** Per-call options while draining: the budget shrinks to the time left before the deadline. */
+  #budget(): { idempotent: true; timeoutMs?: number } {
+    if (this.#deadline === undefined) return { idempotent: true };
+    return {
+      idempotent: true,
+      timeoutMs: Math.max(1, Math.min(this.config.timeoutMs, this.#deadline - Date.now())),
+    };
   }
 
   /** Gives up on everything still pending, reporting each as dropped. */
@@ -242,7 +262,7 @@ export class Meter {
             signal,
             ...(pending.planId === undefined ? {} : { planId: pending.planId }),
           }),
-        { idempotent: true },
+        this.#budget(),
       );
       const meanwhile = this.ledger.flushedSince(line, mark);
       pending.batch = undefined;
@@ -335,7 +355,7 @@ export class Meter {
             ...(write.floor === undefined ? {} : { floor: write.floor }),
             ...(write.planId === undefined ? {} : { planId: write.planId }),
           }),
-        { idempotent: true },
+        this.#budget(),
       );
       if (write.held) this.ledger.flushed(line, write.units);
       write.outcome = 'applied';
