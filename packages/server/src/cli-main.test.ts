@@ -55,7 +55,7 @@ describe('tollgate-server', () => {
     expect(await res.text()).toContain('is_trial="true"');
   });
 
-  it('takes --api-key/--api-secret and persists in --data-dir', async () => {
+  it('takes --api-key/--api-secret and a --data-dir', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
     dirs.push(dir);
     const { io } = capture();

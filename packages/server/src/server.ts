@@ -131,6 +131,8 @@ export async function createServer(options: ServerOptions): Promise<TollgateServ
   const authenticate = createAuthenticator(config.credentials);
   const router = createRoutes();
   const stats = new RequestStats();
+  const templates = new WeakMap<IncomingMessage, string>();
+  const template = (req: IncomingMessage) => templates.get(req) ?? 'unmatched';
   let closing = false;
 
   async function respond(req: IncomingMessage): Promise<Reply & { replayed?: boolean }> {
@@ -145,6 +147,7 @@ export async function createServer(options: ServerOptions): Promise<TollgateServ
       match = router.match(method, pathSegments(rawPath));
     } finally {
       stats.record(match?.template);
+      if (match !== undefined) templates.set(req, match.template);
     }
     // Authenticate before saying whether a path exists.
     if (!authenticate(req.headers)) {
@@ -198,6 +201,8 @@ export async function createServer(options: ServerOptions): Promise<TollgateServ
     if (reply.status === 413 || closing) headers.connection = 'close';
     res.writeHead(reply.status, headers);
     res.end(req.method === 'HEAD' ? undefined : reply.body);
+    // Method, path template and status only: never parameters, ids or headers (credentials).
+    logger.debug({ method: req.method, route: template(req), status: reply.status }, 'request');
   }
 
   const http = createHttpServer((req, res) => {
