@@ -8,10 +8,20 @@ import { fileURLToPath } from 'node:url';
 import { createTollgate, licensarioProvider, type Tollgate, type TollgateOptions } from '@tollgate/core';
 import { createServer } from '@tollgate/server';
 
-/** The catalog shared by the examples. */
+/**
+ * The catalog shared by the examples (examples/catalog.json).
+ *
+ * @example
+ * await createServer({ catalog: CATALOG_PATH, port: 0, credentials: [{ key, secret }] });
+ */
 export const CATALOG_PATH = fileURLToPath(new URL('../../catalog.json', import.meta.url));
 
-/** Demo users and the plan each is seeded with. */
+/**
+ * Demo users and the plan each is seeded with.
+ *
+ * @example
+ * SEED.find((u) => u.userId === 'bob')?.planId; // 'pro'
+ */
 export const SEED: ReadonlyArray<{ userId: string; planId: string }> = [
   { userId: 'alice', planId: 'free' },
   { userId: 'bob', planId: 'pro' },

@@ -30,7 +30,12 @@ import type { SafeHtml } from './html.js';
 import { currentUser, signIn } from './session.js';
 import { homePage, messagePage, type PlanOffer, reportsPage, smsPage, upgradePage } from './views.js';
 
-/** Where denied users are sent. */
+/**
+ * Where denied users are sent (with `feature`, `plan` and `return_to` in the query).
+ *
+ * @example
+ * upsellRedirect({ to: UPGRADE_PATH });
+ */
 export const UPGRADE_PATH = '/upgrade';
 
 /** Options of {@link createApp}. */

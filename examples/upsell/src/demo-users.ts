@@ -18,6 +18,9 @@ export interface DemoUser {
 /**
  * Units of `sms` left to alice after seeding: few enough that the demo (and the E2E test)
  * reaches "exhausted" in a handful of clicks, whatever the free plan's allocation is.
+ *
+ * @example
+ * await provider.setAllocation({ externalUserId: 'alice' }, 'sms', ALICE_SMS);
  */
 export const ALICE_SMS = 3;
 

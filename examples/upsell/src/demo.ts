@@ -13,7 +13,12 @@ import { createServer } from '@tollgate/server';
 import { createApp } from './app.js';
 import { seedDemoUsers } from './demo-users.js';
 
-/** The catalog shared by the examples: plans free / pro (trial) / team. */
+/**
+ * The catalog shared by the examples (examples/catalog.json): plans free / pro / team.
+ *
+ * @example
+ * await startDemo({ catalog: CATALOG_PATH });
+ */
 export const CATALOG_PATH = fileURLToPath(new URL('../../catalog.json', import.meta.url));
 
 /** Options of {@link startDemo}. */

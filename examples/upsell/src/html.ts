@@ -5,7 +5,14 @@
  * reach the page unescaped.
  */
 
-/** Markup that is already safe to send: only `html` templates create it. */
+/**
+ * Markup that is already safe to send: only `html` templates create it, so nesting one
+ * template in another does not escape it twice.
+ *
+ * @example
+ * const row = html`<li>${name}</li>`; // SafeHtml
+ * html`<ul>${[row]}</ul>`.toString();
+ */
 export class SafeHtml {
   readonly #value: string;
   constructor(value: string) {

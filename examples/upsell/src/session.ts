@@ -7,7 +7,12 @@
 import type { Request, Response } from 'express';
 import { type DemoUser, findDemoUser } from './demo-users.js';
 
-/** Name of the cookie that holds the demo user id. */
+/**
+ * Name of the cookie that holds the demo user id.
+ *
+ * @example
+ * request(url).get('/reports').set('Cookie', `${SESSION_COOKIE}=carol`);
+ */
 export const SESSION_COOKIE = 'tollgate_demo_user';
 
 /**

@@ -49,7 +49,12 @@ ${body}
 </html>`;
 }
 
-/** Words for a plan's features: `reports, export, 1000 SMS`. */
+/**
+ * Words for a plan's features.
+ *
+ * @example
+ * describeFeatures({ id: 'pro', name: 'Pro', features: { reports: true, sms: 1000 } }); // 'reports, 1000 sms'
+ */
 export function describeFeatures(plan: Plan): string {
   return Object.entries(plan.features)
     .map(([id, value]) => (value === true ? id : `${value} ${id}`))
