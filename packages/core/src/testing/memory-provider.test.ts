@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTollgate } from '../engine/create-tollgate.js';
-import { AllocationExhaustedError, HttpError, UnavailableError } from '../errors.js';
+import { AllocationExhaustedError, ConfigurationError, HttpError, UnavailableError } from '../errors.js';
 import type { Plan } from '../types.js';
 import { memoryProvider } from './memory-provider.js';
 
@@ -96,6 +96,15 @@ describe('memoryProvider', () => {
     await provider.revokeLicense(trial.id);
     expect(await provider.getLicenses(alice)).toEqual([]);
     expect((await provider.getPlans({ featureId: 'reports' })).map((p) => p.id)).toEqual(['pro']);
+  });
+
+  it('rejects a wrong fixture at once with a ConfigurationError naming the problem', () => {
+    expect(() => memoryProvider({ plans, licenses: [{ subject: alice, planId: 'gold' }] })).toThrow(
+      /licenses\.0\.planId: "gold" is not one of the plans/,
+    );
+    expect(() => memoryProvider({ plans: [{ id: 'x', name: 'X', features: { sms: -1 } }] })).toThrow(
+      ConfigurationError,
+    );
   });
 
   it('simulates an outage and counts calls', async () => {

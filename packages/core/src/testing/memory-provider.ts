@@ -4,9 +4,16 @@
  * usage increment, `floor: 0` is atomic, several licences are drawn from expiring-first,
  * idempotency keys are honoured, expiry follows an injectable clock.
  */
+import { z } from 'zod';
 import { fromUnits, toUnits } from '../engine/amount.js';
 import type { Clock } from '../engine/types.js';
-import { AllocationExhaustedError, HttpError, InvalidAmountError, UnavailableError } from '../errors.js';
+import {
+  AllocationExhaustedError,
+  ConfigurationError,
+  HttpError,
+  InvalidAmountError,
+  UnavailableError,
+} from '../errors.js';
 import type {
   AdjustAllocationOptions,
   Allocation,
@@ -105,6 +112,56 @@ interface StoredLicense {
   used: Map<string, bigint>;
 }
 
+const subjectSchema = z.union([
+  z.strictObject({ userId: z.string().min(1) }),
+  z.strictObject({ externalUserId: z.string().min(1), email: z.string().optional() }),
+]);
+const fixtureSchema = z.strictObject({
+  plans: z.array(
+    z.strictObject({
+      id: z.string().min(1),
+      name: z.string(),
+      trialDays: z.number().positive().optional(),
+      durationDays: z.number().positive().optional(),
+      features: z.record(z.string().min(1), z.union([z.literal(true), z.number().finite().nonnegative()])),
+    }),
+  ),
+  licenses: z
+    .array(
+      z.strictObject({
+        subject: subjectSchema,
+        planId: z.string().min(1),
+        issuedAt: z.date().optional(),
+        expiresAt: z.date().nullable().optional(),
+        trial: z.boolean().optional(),
+        used: z.record(z.string(), z.number().finite()).optional(),
+      }),
+    )
+    .optional(),
+  clock: z.custom<Clock>((v) => typeof (v as Clock | undefined)?.now === 'function').optional(),
+});
+
+/** Checks the fixture once, so a typo fails with a message rather than as a wrong answer later. */
+function validateFixture(fixture: MemoryFixture): void {
+  const parsed = fixtureSchema.safeParse(fixture);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'fixture'}: ${issue.message}`);
+  const planIds = new Set(fixture.plans?.map((plan) => plan.id));
+  fixture.licenses?.forEach((license, i) => {
+    if (!planIds.has(license.planId)) {
+      problems.push(
+        `licenses.${i}.planId: "${license.planId}" is not one of the plans (${[...planIds].join(', ')})`,
+      );
+    }
+  });
+  if (problems.length > 0) {
+    throw new ConfigurationError(`memoryProvider: invalid fixture.\n- ${problems.join('\n- ')}`, {
+      issues: parsed.success ? [] : parsed.error.issues,
+    });
+  }
+}
+
 const keyOf = (subject: Subject): string =>
   'userId' in subject ? `u:${subject.userId}` : `e:${subject.externalUserId}`;
 const DAY = 86_400_000;
@@ -124,6 +181,7 @@ const DAY = 86_400_000;
  * await tollgate.authrep({ externalUserId: 'u1' }, { sms: 1 }); // denied: 'exhausted'
  */
 export function memoryProvider(fixture: MemoryFixture): MemoryProvider {
+  validateFixture(fixture);
   const clock = fixture.clock ?? { now: () => Date.now() };
   const plans = new Map(fixture.plans.map((plan) => [plan.id, plan]));
   const licenses: StoredLicense[] = [];
