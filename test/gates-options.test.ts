@@ -5,14 +5,20 @@
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import { ConfigurationError, createTollgate, memoryProvider, type Subject } from '@tollgate/core';
+import {
+  ConfigurationError,
+  createTollgate,
+  type GateState,
+  memoryProvider,
+  type Subject,
+} from '@tollgate/core';
 import * as expressGates from '@tollgate/express';
 import * as koaGates from '@tollgate/koa';
 import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
 import Koa from 'koa';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 
 const ALICE: Subject = { externalUserId: 'alice' };
 const fixture = () =>
@@ -150,5 +156,15 @@ describe('hot path: a cached answer reaches next() synchronously (Express)', () 
     }) as NextFunction);
     expect(called).toBe(true);
     expect(second.res.getHeader('RateLimit')).toBe('"sms";r=8');
+  });
+});
+
+describe('declaration merging types what the gates attach', () => {
+  it('Express Request and Locals, Koa DefaultState carry GateState', () => {
+    // Checked by the root type-check (`tsc -p tsconfig.json`); a runtime no-op.
+    expectTypeOf<Request['tollgate']>().toEqualTypeOf<GateState | undefined>();
+    expectTypeOf<Response['locals']['tollgate']>().toEqualTypeOf<GateState | undefined>();
+    expectTypeOf<Koa.DefaultState['tollgate']>().toEqualTypeOf<GateState | undefined>();
+    expectTypeOf<Koa.ParameterizedContext['state']['tollgate']>().toEqualTypeOf<GateState | undefined>();
   });
 });
