@@ -55,3 +55,12 @@ it('keeps licences, usage, idempotency records and wizard tokens across a restar
   // The signing secret is kept in the store, so tokens issued before the restart still verify.
   expect(server.verifyWizardToken(token)).toBe('survivor');
 }, 120_000);
+
+it('refuses a second server on a data dir that is in use, and allows it once the first is closed', async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'tollgate-lock-'));
+  server = await startServer({ dataDir });
+  await expect(startServer({ dataDir })).rejects.toThrow(/in use by process \d+ \(this one\)/);
+  await server.close();
+  server = await startServer({ dataDir });
+  expect((await call(server, 'GET', '/api/v1/plans')).status).toBe(200);
+}, 120_000);

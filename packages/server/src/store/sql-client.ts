@@ -16,7 +16,11 @@ export type Row = Record<string, unknown>;
  */
 export interface SqlClient {
   query<R = Row>(text: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
-  /** Run `fn` in one transaction: committed if it resolves, rolled back if it throws. */
+  /**
+   * Run `fn` in one transaction: committed if it resolves, rolled back if it throws. The `tx`
+   * client's own `transaction()` must run its function on the same connection (no new BEGIN):
+   * store methods nest.
+   */
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
   close?(): Promise<void>;
 }

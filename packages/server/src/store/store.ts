@@ -11,6 +11,7 @@ import type { Subject } from '@tollgate/core';
 import type { Catalog } from '../catalog.js';
 import { addDecimal, compareDecimal, minDecimal, subtractDecimal } from '../decimal.js';
 import { ServiceError } from '../service-error.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { migrate } from './migrations.js';
 import { pgliteClient, type SqlClient } from './sql-client.js';
 
@@ -112,16 +113,34 @@ export class Store {
    * const store = await Store.open({ catalog: loadCatalog('catalog.json'), dataDir: './data' });
    */
   static async open(options: StoreOpenOptions): Promise<Store> {
-    if (options.dataDir !== undefined) mkdirSync(options.dataDir, { recursive: true });
-    const db = await PGlite.create(options.dataDir);
-    const store = new Store(pgliteClient(db), options.catalog, options.clock ?? Date);
+    let release = () => {};
+    if (options.dataDir !== undefined) {
+      mkdirSync(options.dataDir, { recursive: true });
+      release = lockDataDir(options.dataDir);
+    }
+    let db: PGlite | undefined;
     try {
+      db = await PGlite.create(options.dataDir);
+      const opened = db;
+      const sql = pgliteClient(opened);
+      const store = new Store(
+        {
+          ...sql,
+          close: async () => {
+            await opened.close();
+            release();
+          },
+        },
+        options.catalog,
+        options.clock ?? Date,
+      );
       await store.init();
+      return store;
     } catch (error) {
-      await db.close();
+      await db?.close();
+      release();
       throw error;
     }
-    return store;
   }
 
   /**
