@@ -174,6 +174,25 @@ describe('batched metering', () => {
     expect(await provider.getAllocation(alice, 'sms')).toMatchObject({ used: 100, available: 0 });
   });
 
+  it('N = 2 instances granting U units per flush interval: over-consumption ≤ (N − 1) × min(R, 2U)', async () => {
+    const memory = memoryProvider({ plans, licenses: [{ subject: alice, planId: 'pro' }] });
+    const options = { provider: memory, meter: { flushIntervalMs: 1000 }, cache: { ttlMs: 60_000 } } as const;
+    const instances = [createTollgate(options), createTollgate(options)];
+    const U = 10;
+    let granted = 0;
+    for (let round = 0; round < 20; round += 1) {
+      for (const t of instances) {
+        for (let i = 0; i < U; i += 1) if ((await t.authrep(alice, { sms: 1 })).allowed) granted += 1;
+      }
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    await Promise.all(instances.map((t) => t.close()));
+    // Nothing lost or counted twice, the whole allocation usable, and the overshoot within the bound.
+    expect((await memory.getAllocation(alice, 'sms')).used).toBe(granted);
+    expect(granted).toBeGreaterThanOrEqual(100);
+    expect(granted - 100).toBeLessThanOrEqual((2 - 1) * Math.min(100, 2 * U));
+  });
+
   it('keeps the local view right across a refresh while usage is unflushed', async () => {
     const { provider, tollgate: t } = setup(
       {},
