@@ -16,6 +16,8 @@ interface Started {
 }
 
 const children: ChildProcess[] = [];
+/** A cold start (tsx transpiling, the embedded PostgreSQL booting) on a busy 2-core CI machine. */
+const START_BUDGET_MS = 90_000;
 
 async function startMain(example: string, banner: RegExp): Promise<Started> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -50,36 +52,44 @@ describe('the examples start with their main command and stop cleanly', () => {
     }
   });
 
-  it('upsell (pnpm start): prints its URL and how to try it, serves the home page, exits 0 on SIGTERM', async () => {
-    const main = await startMain('upsell', /Tollgate upsell demo: (http:\/\/localhost:\d+)/);
-    expect(main.output().stdout).toContain('Try this:');
-    expect(main.output().stdout).toContain('Start free trial');
-    expect(main.output().stdout).toContain('data in memory');
+  it(
+    'upsell (pnpm start): prints its URL and how to try it, serves the home page, exits 0 on SIGTERM',
+    async () => {
+      const main = await startMain('upsell', /Tollgate upsell demo: (http:\/\/localhost:\d+)/);
+      expect(main.output().stdout).toContain('Try this:');
+      expect(main.output().stdout).toContain('Start free trial');
+      expect(main.output().stdout).toContain('data in memory');
 
-    const home = await fetch(main.url);
-    expect(home.status).toBe(200);
-    expect(await home.text()).toContain('Sign in as Carol');
+      const home = await fetch(main.url);
+      expect(home.status).toBe(200);
+      expect(await home.text()).toContain('Sign in as Carol');
 
-    main.child.kill('SIGTERM');
-    const [code, signal] = await main.exited;
-    expect({ code, signal, stderr: main.output().stderr }).toEqual({ code: 0, signal: null, stderr: '' });
-    expect(main.output().stdout).toContain('Stopped.');
-  });
+      main.child.kill('SIGTERM');
+      const [code, signal] = await main.exited;
+      expect({ code, signal, stderr: main.output().stderr }).toEqual({ code: 0, signal: null, stderr: '' });
+      expect(main.output().stdout).toContain('Stopped.');
+    },
+    START_BUDGET_MS,
+  );
 
   it.each([
     ['express', /Express example: (http:\/\/localhost:\d+)/],
     ['koa', /Koa example: (http:\/\/localhost:\d+)/],
-  ])('%s: prints curl lines that work as printed, exits 0 on Ctrl-C (SIGINT)', async (example, banner) => {
-    const main = await startMain(example, banner);
-    expect(main.output().stdout).toContain(`curl -i ${main.url.replace('127.0.0.1', 'localhost')}/export`);
+  ])(
+    '%s: prints curl lines that work as printed, exits 0 on Ctrl-C (SIGINT)',
+    async (example, banner) => {
+      const main = await startMain(example, banner);
+      expect(main.output().stdout).toContain(`curl -i ${main.url.replace('127.0.0.1', 'localhost')}/export`);
 
-    const bob = await fetch(`${main.url}/export`, { headers: { 'X-User-Id': 'bob' } });
-    expect(bob.status).toBe(200);
-    const alice = await fetch(`${main.url}/export`, { headers: { 'X-User-Id': 'alice' } });
-    expect(alice.status).toBe(403);
+      const bob = await fetch(`${main.url}/export`, { headers: { 'X-User-Id': 'bob' } });
+      expect(bob.status).toBe(200);
+      const alice = await fetch(`${main.url}/export`, { headers: { 'X-User-Id': 'alice' } });
+      expect(alice.status).toBe(403);
 
-    main.child.kill('SIGINT');
-    const [code, signal] = await main.exited;
-    expect({ code, signal, stderr: main.output().stderr }).toEqual({ code: 0, signal: null, stderr: '' });
-  });
+      main.child.kill('SIGINT');
+      const [code, signal] = await main.exited;
+      expect({ code, signal, stderr: main.output().stderr }).toEqual({ code: 0, signal: null, stderr: '' });
+    },
+    START_BUDGET_MS,
+  );
 });
