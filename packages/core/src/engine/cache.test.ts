@@ -188,5 +188,12 @@ describe('decision cache', () => {
     await t.check(alice, 'reports');
     await t.check(alice, 'reports');
     expect(seen).toEqual(['miss', 'decision:backend', 'hit', 'decision:cache']);
+    // The adapters' path (checkCached, then check on a miss) counts one miss per request.
+    seen.length = 0;
+    t.invalidate(alice);
+    expect(t.checkCached(alice, 'reports')).toBeUndefined();
+    await t.check(alice, 'reports');
+    expect(t.checkCached(alice, 'reports')).toBeDefined();
+    expect(seen).toEqual(['miss', 'decision:backend', 'hit', 'decision:cache']);
   });
 });

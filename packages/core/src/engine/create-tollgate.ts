@@ -123,7 +123,7 @@ class Engine implements Tollgate {
     this.#assertOpen();
     const sk = subjectKey(subject);
     if (sk === undefined) return this.#noSubject(subject, featureId, planId);
-    const entry = this.#decisions.hit(this.#cache.key(sk, featureId, planId));
+    const entry = this.#decisions.hit(this.#cache.key(sk, featureId, planId), false);
     if (!entry) return undefined;
     return this.#emitDecision(
       subject,
@@ -178,7 +178,7 @@ class Engine implements Tollgate {
     if (sk === undefined) return undefined;
     const lookups: Lookup[] = [];
     for (const item of items) {
-      const entry = this.#decisions.hit(this.#cache.key(sk, item.featureId, options.planId));
+      const entry = this.#decisions.hit(this.#cache.key(sk, item.featureId, options.planId), false);
       if (!entry) return undefined;
       lookups.push({ entry, source: 'cache' });
     }

@@ -39,11 +39,17 @@ export class Decisions {
     private readonly emitter: Emitter,
   ) {}
 
-  /** The fresh entry for the key, synchronously, or `undefined`. */
-  hit(key: string): CacheEntry | undefined {
+  /**
+   * The fresh entry for the key, synchronously, or `undefined`. The synchronous paths
+   * (`checkCached`) pass `reportMiss: false`: their caller falls back to `check`, whose lookup
+   * reports the miss, so one request counts one miss.
+   */
+  hit(key: string, reportMiss = true): CacheEntry | undefined {
     const entry = this.cache.fresh(key);
-    if (this.emitter.has(entry ? 'cache:hit' : 'cache:miss')) {
-      this.emitter.emit(entry ? 'cache:hit' : 'cache:miss', { key });
+    if (entry) {
+      if (this.emitter.has('cache:hit')) this.emitter.emit('cache:hit', { key });
+    } else if (reportMiss && this.emitter.has('cache:miss')) {
+      this.emitter.emit('cache:miss', { key });
     }
     return entry;
   }
