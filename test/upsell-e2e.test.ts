@@ -58,7 +58,7 @@ describe('upsell demo in Chromium', () => {
     await page.goto(`${demo.url}/reports`);
 
     expect(pathOf(page)).toEqual({ path: '/upgrade', query: { feature: 'reports', return_to: '/reports' } });
-    await expect.poll(() => page.textContent('main')).toContain('does not include reports');
+    await expect.poll(() => page.textContent('main')).toContain('Your licences do not include reports');
 
     // Several plans may offer a trial; Pro is the one this test takes.
     await page.locator('li.plan[data-plan="pro"]').getByRole('button', { name: 'Start free trial' }).click();
@@ -92,6 +92,7 @@ describe('upsell demo in Chromium', () => {
       (await page.locator('li.plan').all()).map((li) => li.getAttribute('data-plan')),
     );
     expect(plans).toEqual(expect.arrayContaining(['free', 'pro', 'team']));
+    expect(await page.textContent('main')).toContain('You have no sms left');
     expect(await page.locator('li.plan[data-plan="free"]').textContent()).toContain('Your current plan');
     // Nothing was charged beyond the allocation.
     const alice = { externalUserId: 'alice' };

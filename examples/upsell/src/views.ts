@@ -156,6 +156,7 @@ export interface UpgradePageInput {
  * upgradePage({ user, featureId: 'reports', offers, returnTo: '/reports' });
  */
 export function upgradePage({ user, featureId, offers, returnTo, message }: UpgradePageInput): SafeHtml {
+  const metered = offers.some((o) => typeof o.plan.features[featureId] === 'number');
   const signInFirst =
     user === undefined ? html`<p class="notice">Sign in on the <a href="/">home page</a> first.</p>` : '';
   const list =
@@ -179,7 +180,11 @@ ${actions}</li>`;
     title: 'Upgrade',
     user,
     body: html`${message === undefined ? '' : html`<p class="notice">${message}</p>`}${signInFirst}
-<p>Your plan does not include <strong>${featureId}</strong>. These plans do:</p>
+${
+  metered
+    ? html`<p>You have no <strong>${featureId}</strong> left. These plans include more:</p>`
+    : html`<p>Your licences do not include <strong>${featureId}</strong>. These plans do:</p>`
+}
 ${list}
 ${returnTo === undefined ? '' : html`<p><a href="${returnTo}">Back</a></p>`}`,
   });
