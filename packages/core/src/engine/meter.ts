@@ -225,9 +225,13 @@ export class Meter {
     await this.#runExact();
   }
 
-  /** Flushes one key until it is empty or a flush fails. */
+  /**
+   * Flushes one key until it is empty or a flush fails, in at most a few sends: a key that keeps
+   * receiving usage must not keep one `flush()` (or one tick) busy forever; the rest goes next time.
+   */
   async #drain(key: string, pending: Pending): Promise<void> {
-    for (;;) {
+    // A batch being retried, then what was queued meanwhile, then what arrived during that.
+    for (let sends = 0; sends < 3; ) {
       if (pending.inflight) {
         await pending.inflight;
         continue;
@@ -236,6 +240,7 @@ export class Meter {
         if (this.#pending.get(key) === pending) this.#pending.delete(key);
         return;
       }
+      sends += 1;
       pending.inflight = this.#send(pending).finally(() => {
         pending.inflight = undefined;
       });
