@@ -55,6 +55,15 @@ describe('denialResponse', () => {
     expect(denialResponse(denied('exhausted')).headers['Retry-After']).toBeUndefined();
   });
 
+  it('sends WWW-Authenticate with 401 no_subject only, when configured', () => {
+    const options = { wwwAuthenticate: 'Bearer realm="app"' };
+    expect(denialResponse(denied('no_subject'), options).headers['WWW-Authenticate']).toBe(
+      'Bearer realm="app"',
+    );
+    expect(denialResponse(denied('no_subject')).headers['WWW-Authenticate']).toBeUndefined();
+    expect(denialResponse(denied('not_licensed'), options).headers['WWW-Authenticate']).toBeUndefined();
+  });
+
   it('reports remaining and the usage headers on an exhausted metered feature', () => {
     const res = denialResponse(denied('exhausted', { remaining: 0.5 }));
     expect(res.body.remaining).toBe(0.5);

@@ -56,6 +56,10 @@ describe.each([
     ],
     ['an unknown chargeOn', () => ({ tollgate: tollgate(), subject: () => ALICE, chargeOn: 'sometimes' })],
     ['onDenied not a function', () => ({ tollgate: tollgate(), subject: () => ALICE, onDenied: '/pricing' })],
+    [
+      'a header-breaking wwwAuthenticate',
+      () => ({ tollgate: tollgate(), subject: () => ALICE, wwwAuthenticate: 'a\r\nb' }),
+    ],
   ])('%s', (_case, options) => {
     expect(() => createGates(options())).toThrow(ConfigurationError);
   });
@@ -156,6 +160,33 @@ describe('hot path: a cached answer reaches next() synchronously (Express)', () 
     }) as NextFunction);
     expect(called).toBe(true);
     expect(second.res.getHeader('RateLimit')).toBe('"sms";r=8');
+  });
+});
+
+describe('createGates({ wwwAuthenticate }) answers an anonymous request with the scheme', () => {
+  it('express', async () => {
+    const gates = expressGates.createGates({
+      provider: fixture(),
+      subject: () => undefined,
+      wwwAuthenticate: 'Bearer realm="app"',
+    });
+    closers.push(() => gates.close());
+    const app = express().get('/r', gates.requireFeature('reports'), (_req, res) => {
+      res.json({});
+    });
+    await request(app).get('/r').expect(401).expect('WWW-Authenticate', 'Bearer realm="app"');
+  });
+
+  it('koa', async () => {
+    const gates = koaGates.createGates({
+      provider: fixture(),
+      subject: () => undefined,
+      wwwAuthenticate: 'Bearer',
+    });
+    closers.push(() => gates.close());
+    const app = new Koa();
+    app.use(gates.meter('sms', 1));
+    await request(app.callback()).get('/').expect(401).expect('WWW-Authenticate', 'Bearer');
   });
 });
 

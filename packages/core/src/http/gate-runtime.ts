@@ -34,6 +34,8 @@ export type GateRuntimeOptions<Req> = (
   upgradeUrl?: string | ((decision: Decision) => string | undefined);
   /** `Retry-After` seconds on 503 `unavailable`. @default 5 */
   retryAfterSeconds?: number;
+  /** `WWW-Authenticate` sent with 401 `no_subject` (e.g. `Bearer realm="app"`). */
+  wwwAuthenticate?: string;
   /** Receives failed commits/releases (they never reach the request). */
   logger?: Logger;
 };
@@ -98,6 +100,11 @@ const optionsSchema = z.looseObject({
     })
     .optional(),
   retryAfterSeconds: z.number().int().nonnegative().optional(),
+  wwwAuthenticate: z
+    .string()
+    .min(1)
+    .regex(/^[\x20-\x7e]+$/, 'wwwAuthenticate must be printable ASCII')
+    .optional(),
 });
 
 /**
@@ -158,7 +165,7 @@ export function createGateRuntime<Req>(options: GateRuntimeOptions<Req>): GateRu
   const ownsTollgate = options.tollgate === undefined;
   const tollgate: Tollgate = options.tollgate ?? createTollgate(engineOptions(options));
   const chargeOn = options.chargeOn ?? 'success';
-  const { subject: subjectOf, upgradeUrl, retryAfterSeconds, logger } = options;
+  const { subject: subjectOf, upgradeUrl, retryAfterSeconds, wwwAuthenticate, logger } = options;
 
   const upgradeUrlFor = (decision: Decision): string | undefined =>
     typeof upgradeUrl === 'function' ? upgradeUrl(decision) : upgradeUrl;
@@ -214,7 +221,7 @@ export function createGateRuntime<Req>(options: GateRuntimeOptions<Req>): GateRu
     check,
     meter,
     denial: (decision) =>
-      denialResponse(decision, { upgradeUrl: upgradeUrlFor(decision), retryAfterSeconds }),
+      denialResponse(decision, { upgradeUrl: upgradeUrlFor(decision), retryAfterSeconds, wwwAuthenticate }),
     upgradeUrlFor,
     record: (previous, decision) => ({
       decision,
@@ -239,9 +246,7 @@ function toMeterResult(reservation: Reservation, featureId: string): MeterResult
 
 /** The createTollgate options inside createGates options (gate-only keys removed). */
 function engineOptions(options: object): TollgateOptions {
-  const { subject, chargeOn, upgradeUrl, retryAfterSeconds, onDenied, tollgate, ...rest } = options as Record<
-    string,
-    unknown
-  >;
+  const { subject, chargeOn, upgradeUrl, retryAfterSeconds, wwwAuthenticate, onDenied, tollgate, ...rest } =
+    options as Record<string, unknown>;
   return rest as unknown as TollgateOptions;
 }

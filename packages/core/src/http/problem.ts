@@ -78,6 +78,11 @@ export interface DenialResponseOptions {
    * @default 5
    */
   retryAfterSeconds?: number | undefined;
+  /**
+   * `WWW-Authenticate` value sent with a 401 `no_subject` (e.g. `Bearer realm="app"`). RFC 9110
+   * §15.5.2 asks for one on every 401, but only the app knows its scheme, so it is opt-in.
+   */
+  wwwAuthenticate?: string | undefined;
 }
 
 /**
@@ -114,6 +119,9 @@ export function denialResponse(decision: Decision, options: DenialResponseOption
     ...usageHeaders([decision]),
   };
   if (decision.reason === 'unavailable') headers['Retry-After'] = String(options.retryAfterSeconds ?? 5);
+  if (decision.reason === 'no_subject' && options.wwwAuthenticate !== undefined) {
+    headers['WWW-Authenticate'] = options.wwwAuthenticate;
+  }
   return { status: kind.status, headers, body };
 }
 
