@@ -14,6 +14,9 @@ import {
 // The upsell flow as a user sees it, in a real headless Chromium against the real demo:
 // the embedded service on a temporary data dir (the on-disk store `TOLLGATE_DATA_DIR`
 // selects), the app on an ephemeral port.
+/** Page changes go through the service over HTTP: give a busy CI machine time (not a timed assertion). */
+const POLL = { timeout: 15_000 };
+
 describe('upsell demo in Chromium', () => {
   let dataDir: string;
   let demo: RunningDemo;
@@ -45,7 +48,7 @@ describe('upsell demo in Chromium', () => {
   async function signInAs(name: string): Promise<void> {
     await page.goto(demo.url);
     await page.getByRole('link', { name: `Sign in as ${name}` }).click();
-    await expect.poll(() => page.textContent('header')).toContain(`Signed in as ${name}`);
+    await expect.poll(() => page.textContent('header'), POLL).toContain(`Signed in as ${name}`);
   }
 
   const pathOf = (p: Page) => {
@@ -58,7 +61,7 @@ describe('upsell demo in Chromium', () => {
     await page.goto(`${demo.url}/reports`);
 
     expect(pathOf(page)).toEqual({ path: '/upgrade', query: { feature: 'reports', return_to: '/reports' } });
-    await expect.poll(() => page.textContent('main')).toContain('Your licences do not include reports');
+    await expect.poll(() => page.textContent('main'), POLL).toContain('Your licences do not include reports');
 
     // Several plans may offer a trial; Pro is the one this test takes.
     await page.locator('li.plan[data-plan="pro"]').getByRole('button', { name: 'Start free trial' }).click();
@@ -79,7 +82,7 @@ describe('upsell demo in Chromium', () => {
     for (let left = ALICE_SMS - 1; left >= 0; left--) {
       await page.getByRole('button', { name: 'Send SMS' }).click();
       // Same URL after every send (/sms?sent=1): wait for the new count, not for the URL.
-      await expect.poll(() => page.getByTestId('remaining').textContent()).toBe(String(left));
+      await expect.poll(() => page.getByTestId('remaining').textContent(), POLL).toBe(String(left));
       expect(page.url()).toBe(`${demo.url}/sms?sent=1`);
     }
     expect(await page.getByTestId('upgrade-offer').textContent()).toContain('used all your SMS');
