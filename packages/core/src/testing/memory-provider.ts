@@ -184,7 +184,10 @@ export function memoryProvider(fixture: MemoryFixture): MemoryProvider {
   validateFixture(fixture);
   const clock = fixture.clock ?? { now: () => Date.now() };
   const plans = new Map(fixture.plans.map((plan) => [plan.id, plan]));
-  const licenses: StoredLicense[] = [];
+  // Indexed by subject and by id: users' fixtures (and the benchmark) hold many subjects.
+  const licensesBySubject = new Map<string, StoredLicense[]>();
+  const licensesById = new Map<string, StoredLicense>();
+  const licensesOf = (key: string): readonly StoredLicense[] => licensesBySubject.get(key) ?? [];
   const users = new Map<string, string>();
   const emails = new Map<string, string>();
   const trialsUsed = new Set<string>();
@@ -259,7 +262,10 @@ export function memoryProvider(fixture: MemoryFixture): MemoryProvider {
       revoked: false,
       used,
     };
-    licenses.push(stored);
+    const own = licensesBySubject.get(stored.subjectKey);
+    if (own) own.push(stored);
+    else licensesBySubject.set(stored.subjectKey, [stored]);
+    licensesById.set(stored.id, stored);
     return stored;
   };
 
@@ -281,13 +287,11 @@ export function memoryProvider(fixture: MemoryFixture): MemoryProvider {
   /** Active licences granting a metered feature, in draw order: expiring first, ties by issue. */
   const drawOrder = (subject: Subject, featureId: string, planId: string | undefined) => {
     const now = clock.now();
-    const key = keyOf(subject);
     const exp = (l: StoredLicense) =>
       l.expiresAt === null ? Number.POSITIVE_INFINITY : l.expiresAt.getTime();
-    return licenses
+    return licensesOf(keyOf(subject))
       .filter(
         (l) =>
-          l.subjectKey === key &&
           isActive(l, now) &&
           (planId === undefined || l.planId === planId) &&
           typeof plans.get(l.planId)?.features[featureId] === 'number',
@@ -428,12 +432,10 @@ export function memoryProvider(fixture: MemoryFixture): MemoryProvider {
     },
     getLicenses(subject: Subject, query?: LicenseQuery, options?: CallOptions) {
       return call('getLicenses', options, () => {
-        const key = keyOf(subject);
         userIdOf(subject);
-        return licenses
+        return licensesOf(keyOf(subject))
           .filter(
             (l) =>
-              l.subjectKey === key &&
               !l.revoked &&
               (query?.planIds === undefined || query.planIds.includes(l.planId)) &&
               (query?.featureIds === undefined ||
@@ -464,9 +466,7 @@ export function memoryProvider(fixture: MemoryFixture): MemoryProvider {
         once(options, `ensure:${keyOf(subject)}:${planId}`, () => {
           planOf(planId, 'PUT', 'licenses');
           const now = clock.now();
-          const existing = licenses.find(
-            (l) => l.subjectKey === keyOf(subject) && l.planId === planId && isActive(l, now),
-          );
+          const existing = licensesOf(keyOf(subject)).find((l) => l.planId === planId && isActive(l, now));
           return toLicense(existing ?? addLicense(subject, planId, { trial: options?.trial ?? false }));
         }),
       );
@@ -474,8 +474,8 @@ export function memoryProvider(fixture: MemoryFixture): MemoryProvider {
     revokeLicense(licenseId: string, options?: WriteOptions & { reason?: string }) {
       return call('revokeLicense', options, () =>
         once(options, `revoke:${licenseId}`, () => {
-          const license = licenses.find((l) => l.id === licenseId && !l.revoked);
-          if (!license) {
+          const license = licensesById.get(licenseId);
+          if (!license || license.revoked) {
             throw new HttpError(`No licence "${licenseId}" (or it is already revoked).`, {
               status: 404,
               serviceCode: 'unknown_license',
