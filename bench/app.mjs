@@ -1,0 +1,88 @@
+// One benchmark target in its own process: `node bench/app.mjs <variant> <serviceUrl>`.
+// Prints nothing; tells bench/run.mjs its port over IPC once warm.
+import http from 'node:http';
+import { createTollgate, licensarioProvider } from '@tollgate/core';
+import { createGates as expressGates } from '@tollgate/express';
+import { createGates as koaGates } from '@tollgate/koa';
+import express from 'express';
+import Koa from 'koa';
+import { CREDENTIALS, METER_SUBJECTS, SUBJECTS, pool, subjectName } from './common.mjs';
+
+const [variant, serviceUrl] = process.argv.slice(2);
+
+const provider = () =>
+  licensarioProvider({ baseUrl: serviceUrl, apiKey: CREDENTIALS.key, apiSecret: CREDENTIALS.secret });
+const subjectOf = (header) => (header ? { externalUserId: header } : undefined);
+
+function tollgateFor(name) {
+  if (name === 'express-cold') {
+    // One entry: with 10,000 subjects cycling, every request is a miss that reaches the service.
+    return createTollgate({ provider: provider(), cache: { max: 1 } });
+  }
+  const mode = name === 'express-meter-sync' ? 'sync' : 'batched';
+  return createTollgate({
+    provider: provider(),
+    cache: { max: 20_000, ttlMs: 600_000 },
+    meter: { mode },
+  });
+}
+
+async function warm(tollgate, name) {
+  if (name === 'express-require' || name === 'koa-require') {
+    const ids = Array.from({ length: SUBJECTS }, (_, i) => subjectName(i));
+    await pool(ids, 64, (id) => tollgate.check({ externalUserId: id }, 'reports'));
+  }
+  if (name === 'express-meter-batched') {
+    const ids = Array.from({ length: METER_SUBJECTS }, (_, i) => subjectName(i));
+    await pool(ids, 64, (id) => tollgate.check({ externalUserId: id }, 'sms'));
+  }
+}
+
+function expressApp(gate) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  if (gate) app.get('/hello', gate, (_req, res) => res.send('hello'));
+  else app.get('/hello', (_req, res) => res.send('hello'));
+  return app;
+}
+
+function koaApp(gate) {
+  const app = new Koa();
+  if (gate) app.use(gate);
+  app.use((ctx) => {
+    ctx.body = 'hello';
+  });
+  return app.callback();
+}
+
+let handler;
+let tollgate;
+if (variant === 'express-bare') handler = expressApp();
+else if (variant === 'koa-bare') handler = koaApp();
+else {
+  tollgate = tollgateFor(variant);
+  if (variant.startsWith('koa')) {
+    const gates = koaGates({ tollgate, subject: (ctx) => subjectOf(ctx.get('x-user')) });
+    handler = koaApp(gates.requireFeature('reports'));
+  } else {
+    const gates = expressGates({ tollgate, subject: (req) => subjectOf(req.get('x-user')) });
+    const gate = variant.startsWith('express-meter') ? gates.meter('sms', 1) : gates.requireFeature('reports');
+    handler = expressApp(gate);
+  }
+  await warm(tollgate, variant);
+}
+
+const server = http.createServer(handler);
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+
+process.on('message', async (message) => {
+  if (message === 'memory') process.send({ heapUsed: process.memoryUsage().heapUsed });
+  if (message === 'close') {
+    server.close();
+    server.closeAllConnections?.();
+    await tollgate?.close();
+    process.exit(0);
+  }
+});

@@ -1,0 +1,22 @@
+// Shared settings of the benchmark processes (bench/run.mjs starts them).
+export const CREDENTIALS = { key: 'bench-key', secret: 'bench-secret' };
+export const CATALOG = {
+  plans: [{ id: 'bench', name: 'Bench', features: { reports: true, sms: 1_000_000_000 } }],
+};
+/** Distinct subjects the cache-hit variants cycle through. */
+export const SUBJECTS = 10_000;
+/** Distinct subjects of the metered variants (each has its own flush key). */
+export const METER_SUBJECTS = 100;
+export const subjectName = (i) => `u${i}`;
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function pool(items, limit, fn) {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

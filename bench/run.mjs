@@ -1,0 +1,181 @@
+// `pnpm bench`: the cost of a gate, as ratios to the bare framework measured in the same run.
+// The service, each app variant and the load generator (autocannon, here) are separate
+// processes on loopback; variants are interleaved (A B C … A B C …) so machine drift hits
+// every variant alike; figures are medians over rounds. Writes docs/benchmarks.md.
+import { execFileSync, fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { SUBJECTS, METER_SUBJECTS, subjectName } from './common.mjs';
+
+const here = (file) => fileURLToPath(new URL(file, import.meta.url));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+
+const VARIANTS = [
+  { id: 'express-bare', label: 'Express 5, bare', base: 'express-bare', subjects: SUBJECTS },
+  { id: 'express-require', label: 'Express + requireFeature (cache hit)', base: 'express-bare', subjects: SUBJECTS },
+  { id: 'express-meter-batched', label: 'Express + meter, batched', base: 'express-bare', subjects: METER_SUBJECTS },
+  { id: 'express-meter-sync', label: 'Express + meter, sync', base: 'express-bare', subjects: METER_SUBJECTS },
+  { id: 'koa-bare', label: 'Koa 3, bare', base: 'koa-bare', subjects: SUBJECTS },
+  { id: 'koa-require', label: 'Koa + requireFeature (cache hit)', base: 'koa-bare', subjects: SUBJECTS },
+  { id: 'express-cold', label: 'Express + requireFeature, every request a miss', base: 'express-bare', subjects: SUBJECTS },
+];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function start(file, args, execArgv = []) {
+  const child = fork(here(file), args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ask = (message, key) =>
+    new Promise((resolve, reject) => {
+      const onExit = (code) => reject(new Error(`${file} ${args.join(' ')} exited with ${code}`));
+      const onMessage = (m) => {
+        if (m && key in m) {
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+          resolve(m[key]);
+        }
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      if (message) child.send(message);
+    });
+  return { child, ask };
+}
+
+function load(port, subjects, duration) {
+  let next = 0;
+  return autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration,
+    requests: [
+      {
+        method: 'GET',
+        path: '/hello',
+        setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'x-user': subjectName(next++ % subjects) } }),
+      },
+    ],
+  });
+}
+
+const service = start('service.mjs', []);
+const serviceUrl = await service.ask(undefined, 'ready');
+process.stdout.write(`service ready at ${serviceUrl}\n`);
+
+const apps = {};
+for (const v of VARIANTS) {
+  const app = start('app.mjs', [v.id, serviceUrl]);
+  apps[v.id] = { ...app, port: await app.ask(undefined, 'port') };
+  process.stdout.write(`${v.id} ready on ${apps[v.id].port}\n`);
+}
+
+// Warm-up pass (JIT, keep-alive sockets), discarded.
+for (const v of VARIANTS) await load(apps[v.id].port, v.subjects, 2);
+
+const runs = Object.fromEntries(VARIANTS.map((v) => [v.id, []]));
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const v of VARIANTS) {
+    const before = await service.ask('stats', 'stats');
+    const r = await load(apps[v.id].port, v.subjects, DURATION);
+    const after = await service.ask('stats', 'stats');
+    runs[v.id].push({
+      rps: r.requests.average,
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      requests: r.requests.total,
+      non2xx: r.non2xx + r.errors + r.timeouts,
+      backend: after - before,
+    });
+  }
+  process.stdout.write(`round ${round}/${ROUNDS} done\n`);
+}
+
+const heapWith100k = {};
+for (const v of VARIANTS) heapWith100k[v.id] = await apps[v.id].ask('memory', 'heapUsed');
+for (const v of VARIANTS) apps[v.id].child.send('close');
+service.child.send('close');
+
+const extra = JSON.parse(
+  execFileSync(process.execPath, ['--expose-gc', here('extra.mjs')], { encoding: 'utf8' }).trim().split('\n').pop(),
+);
+
+const rows = VARIANTS.map((v) => {
+  const own = runs[v.id];
+  const base = runs[v.base];
+  const ratios = own.map((r, i) => r.rps / base[i].rps);
+  const addedP50 = own.map((r, i) => r.p50 - base[i].p50);
+  const requests = own.reduce((s, r) => s + r.requests, 0);
+  const backend = own.reduce((s, r) => s + r.backend, 0);
+  return {
+    ...v,
+    rps: median(own.map((r) => r.rps)),
+    p50: median(own.map((r) => r.p50)),
+    p99: median(own.map((r) => r.p99)),
+    ratio: median(ratios),
+    addedP50: median(addedP50),
+    failed: own.reduce((s, r) => s + r.non2xx, 0),
+    requests,
+    backend,
+  };
+});
+const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
+
+const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1);
+const targets = [
+  ['cache-hit `requireFeature` (Express) ≥ 0.95 of bare', byId['express-require'].ratio, 0.95],
+  ['cache-hit `requireFeature` (Koa) ≥ 0.95 of bare', byId['koa-require'].ratio, 0.95],
+  ['batched `meter` ≥ 0.90 of bare', byId['express-meter-batched'].ratio, 0.9],
+];
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+let md = `# Benchmarks
+
+Written by \`pnpm bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0, 10)}: do not edit by hand.
+
+- Machine: ${os.cpus().length} cores (${cpu}), ${mb(os.totalmem())} MB, ${os.platform()} ${os.release()}
+- Node ${process.version}; autocannon ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds,
+  variants interleaved; every figure is the median over rounds. The service, each app and the
+  load generator are separate processes on loopback.
+- Requests cycle through ${SUBJECTS.toLocaleString('en')} distinct subjects (metered variants: ${METER_SUBJECTS}, each a
+  separate flush key), sent as the \`x-user\` header.
+
+| Variant | req/s | p50 ms | p99 ms | ratio to bare | non-2xx | backend requests / 1k requests |
+|---|---:|---:|---:|---:|---:|---:|
+`;
+for (const r of rows) {
+  const ratio = r.id === r.base ? '1 (baseline)' : r.ratio.toFixed(3);
+  md += `| ${r.label} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${ratio} | ${r.failed} | ${((r.backend / r.requests) * 1000).toFixed(2)} |\n`;
+}
+md += `
+Cold misses: every request of the last variant is a cache miss answered by the service over
+loopback; the latency it adds per miss (p50, against bare Express in the same round) is
+**${byId['express-cold'].addedP50.toFixed(2)} ms**.
+
+## Other figures
+
+| Measure | Value |
+|---|---:|
+| Heap held by ${extra.heap.count.toLocaleString('en')} cached decisions (${extra.heap.cached.toLocaleString('en')} still cached) | ${mb(extra.heap.bytes)} MB |
+| Cold-key coalescing: ${extra.coalescing.checks.toLocaleString('en')} concurrent checks of ${extra.coalescing.keys} cold keys → requests at the service | ${extra.coalescing.requests} |
+| Service sync authrep throughput, embedded store, in process (32 in flight) | ${extra.syncInProcess.opsPerSecond.toLocaleString('en')} ops/s |
+| Service sync authrep throughput, embedded store, over HTTP on loopback (32 in flight) | ${extra.syncOverHttp.opsPerSecond.toLocaleString('en')} ops/s |
+
+## Targets
+
+| Target | Measured | Met |
+|---|---:|:---:|
+`;
+for (const [name, value, min] of targets) md += `| ${name} | ${value.toFixed(3)} | ${value >= min ? 'yes' : '**no**'} |\n`;
+md += `| cold-key concurrency → one backend request per key | ${extra.coalescing.requests} requests for ${extra.coalescing.keys} keys | ${extra.coalescing.requests === extra.coalescing.keys ? 'yes' : '**no**'} |\n`;
+md += `| 100,000 cached decisions < 50 MB | ${mb(extra.heap.bytes)} MB | ${extra.heap.bytes < 50 * 1024 * 1024 ? 'yes' : '**no**'} |\n`;
+
+mkdirSync(here('../docs'), { recursive: true });
+writeFileSync(here('../docs/benchmarks.md'), md);
+process.stdout.write(`\n${md}`);
+process.stdout.write(`\napp heap after the runs (MB): ${Object.entries(heapWith100k).map(([k, v]) => `${k} ${mb(v)}`).join(', ')}\n`);
