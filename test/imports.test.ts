@@ -26,7 +26,14 @@ describe('the packages load from JavaScript and TypeScript, as ESM and as Common
   });
 
   it('type-checks as an ESM (.mts) and a CommonJS (.cts) consumer', () => {
-    // Throws (failing the test) with tsc's diagnostics if either consumer does not compile.
-    execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: fixtures, encoding: 'utf8' });
+    // skipLibCheck as most consumers set it: PGlite's own declarations do not compile without
+    // it. Resolution of our entry points and of the names imported is still checked.
+    let diagnostics = '';
+    try {
+      execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: fixtures, encoding: 'utf8' });
+    } catch (error) {
+      diagnostics = String((error as { stdout?: string }).stdout ?? error);
+    }
+    expect(diagnostics).toBe('');
   });
 });
