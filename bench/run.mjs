@@ -14,7 +14,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 
-const VARIANTS = [
+const ALL_VARIANTS = [
   { id: 'express-bare', label: 'Express 5, bare', base: 'express-bare', subjects: SUBJECTS },
   { id: 'express-require', label: 'Express + requireFeature (cache hit)', base: 'express-bare', subjects: SUBJECTS },
   { id: 'express-meter-batched', label: 'Express + meter, batched', base: 'express-bare', subjects: METER_SUBJECTS },
@@ -23,6 +23,12 @@ const VARIANTS = [
   { id: 'koa-require', label: 'Koa + requireFeature (cache hit)', base: 'koa-bare', subjects: SUBJECTS },
   { id: 'express-cold', label: 'Express + requireFeature, every request a miss', base: 'express-bare', subjects: SUBJECTS },
 ];
+// BENCH_ONLY=express-bare,express-require runs a subset (each variant's baseline is kept);
+// BENCH_PROFILE=<variant> starts that app with --cpu-prof (profile in bench/results/).
+const only = process.env.BENCH_ONLY?.split(',');
+const VARIANTS = only
+  ? ALL_VARIANTS.filter((v) => only.includes(v.id) || ALL_VARIANTS.some((w) => only.includes(w.id) && w.base === v.id))
+  : ALL_VARIANTS;
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -71,7 +77,8 @@ process.stdout.write(`service ready at ${serviceUrl}\n`);
 
 const apps = {};
 for (const v of VARIANTS) {
-  const app = start('app.mjs', [v.id, serviceUrl]);
+  const profile = process.env.BENCH_PROFILE === v.id ? ['--cpu-prof', `--cpu-prof-dir=${here('results')}`] : [];
+  const app = start('app.mjs', [v.id, serviceUrl], profile);
   apps[v.id] = { ...app, port: await app.ask(undefined, 'port') };
   process.stdout.write(`${v.id} ready on ${apps[v.id].port}\n`);
 }
@@ -102,9 +109,6 @@ for (const v of VARIANTS) heapWith100k[v.id] = await apps[v.id].ask('memory', 'h
 for (const v of VARIANTS) apps[v.id].child.send('close');
 service.child.send('close');
 
-const extra = JSON.parse(
-  execFileSync(process.execPath, ['--expose-gc', here('extra.mjs')], { encoding: 'utf8' }).trim().split('\n').pop(),
-);
 
 const rows = VARIANTS.map((v) => {
   const own = runs[v.id];
@@ -126,6 +130,17 @@ const rows = VARIANTS.map((v) => {
   };
 });
 const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
+if (only) {
+  // A subset is for investigating (e.g. with BENCH_PROFILE): print, leave docs/ alone.
+  for (const r of rows) {
+    process.stdout.write(`${r.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ratio ${r.ratio.toFixed(3)}\n`);
+  }
+  process.exit(0);
+}
+
+const extra = JSON.parse(
+  execFileSync(process.execPath, ['--expose-gc', here('extra.mjs')], { encoding: 'utf8' }).trim().split('\n').pop(),
+);
 
 const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1);
 const targets = [
