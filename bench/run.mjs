@@ -2,7 +2,7 @@
 // The service, each app variant and the load generator (autocannon, here) are separate
 // processes on loopback; variants are interleaved (A B C … A B C …) so machine drift hits
 // every variant alike; figures are medians over rounds. Writes docs/benchmarks.md.
-import { execFileSync, fork } from 'node:child_process';
+import { execFileSync, fork, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -36,8 +36,21 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-function start(file, args, execArgv = []) {
+// With two or more cores, each app gets a core of its own (the last) and the load generator
+// and the service share the others, so an app's throughput measures the app's own CPU cost,
+// not the service's or autocannon's. Without `taskset` (util-linux) nothing is pinned.
+const cores = os.cpus().length;
+const canPin = cores >= 2 && spawnSync('taskset', ['-V']).status === 0;
+const APP_CPUS = String(cores - 1);
+const OTHER_CPUS = cores > 2 ? `0-${cores - 2}` : '0';
+const pin = (pid, cpus) => {
+  if (canPin) execFileSync('taskset', ['-a', '-c', '-p', cpus, String(pid)], { stdio: 'ignore' });
+};
+pin(process.pid, OTHER_CPUS);
+
+function start(file, args, execArgv = [], cpus = OTHER_CPUS) {
   const child = fork(here(file), args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  pin(child.pid, cpus);
   const ask = (message, key) =>
     new Promise((resolve, reject) => {
       const onExit = (code) => reject(new Error(`${file} ${args.join(' ')} exited with ${code}`));
@@ -78,7 +91,7 @@ process.stdout.write(`service ready at ${serviceUrl}\n`);
 const apps = {};
 for (const v of VARIANTS) {
   const profile = process.env.BENCH_PROFILE === v.id ? ['--cpu-prof', `--cpu-prof-dir=${here('results')}`] : [];
-  const app = start('app.mjs', [v.id, serviceUrl], profile);
+  const app = start('app.mjs', [v.id, serviceUrl], profile, APP_CPUS);
   apps[v.id] = { ...app, port: await app.ask(undefined, 'port') };
   process.stdout.write(`${v.id} ready on ${apps[v.id].port}\n`);
 }
@@ -154,6 +167,7 @@ let md = `# Benchmarks
 Written by \`pnpm bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0, 10)}: do not edit by hand.
 
 - Machine: ${os.cpus().length} cores (${cpu}), ${mb(os.totalmem())} MB, ${os.platform()} ${os.release()}
+- ${canPin ? `Pinned with taskset: every app on CPU ${APP_CPUS}; autocannon and the service on CPU ${OTHER_CPUS}.` : 'Not pinned (needs 2+ cores and taskset).'}
 - Node ${process.version}; autocannon ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds,
   variants interleaved; every figure is the median over rounds. The service, each app and the
   load generator are separate processes on loopback.

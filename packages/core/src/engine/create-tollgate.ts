@@ -306,7 +306,9 @@ class Engine implements Tollgate {
 
   #usageDecision(decisions: Decision[], usage: Usage): UsageDecision {
     const main = decisions.find((d) => !d.allowed) ?? decisions[0]!;
-    return { ...main, decisions, usage };
+    // Object.assign, not spread: V8 spreads a decision whose shape grew after creation on a
+    // slow path (~2 µs against ~0.2 µs measured), and this runs for every metered request.
+    return Object.assign({}, main, { decisions, usage });
   }
 
   #deniedReservation(
