@@ -58,3 +58,6 @@ export type {
   TransactionInput,
 } from './provider/index.js';
 export * from './http/index.js';
+// Shared with @tollgate/server, which answers in the same formats (one implementation each).
+export { preferredMediaType } from './http/accept.js';
+export { formatWireDate, parseWireDate } from './provider/licensario/wire-format.js';

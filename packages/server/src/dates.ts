@@ -1,8 +1,9 @@
 /**
- * Licensario's date format: `yyyymmddHHMMSS` in UTC (Licensario REST API, "Conventions").
+ * Licensario's date format, `yyyymmddHHMMSS` in UTC (Licensario REST API, "Conventions"), over
+ * the epoch milliseconds the store keeps. The format itself is core's (`formatWireDate` /
+ * `parseWireDate`), so the client and the service cannot disagree on it.
  */
-
-const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
+import { formatWireDate, parseWireDate } from '@tollgate/core';
 
 /**
  * Format epoch milliseconds as `yyyymmddHHMMSS` (UTC).
@@ -11,15 +12,7 @@ const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
  * formatLicensarioDate(Date.UTC(2012, 6, 30, 13, 48, 48)); // '20120730134848'
  */
 export function formatLicensarioDate(epochMs: number): string {
-  const d = new Date(epochMs);
-  return (
-    pad(d.getUTCFullYear(), 4) +
-    pad(d.getUTCMonth() + 1) +
-    pad(d.getUTCDate()) +
-    pad(d.getUTCHours()) +
-    pad(d.getUTCMinutes()) +
-    pad(d.getUTCSeconds())
-  );
+  return formatWireDate(new Date(epochMs));
 }
 
 /**
@@ -30,10 +23,5 @@ export function formatLicensarioDate(epochMs: number): string {
  * parseLicensarioDate('20121110090807'); // Date.UTC(2012, 10, 10, 9, 8, 7)
  */
 export function parseLicensarioDate(text: string): number | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(text);
-  if (m === null) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
-  const ms = Date.UTC(y, mo - 1, d, h, mi, s);
-  // Date.UTC rolls 20120231 over into March; a round trip catches impossible dates.
-  return formatLicensarioDate(ms) === text ? ms : undefined;
+  return parseWireDate(text)?.getTime();
 }

@@ -1,6 +1,7 @@
 /**
- * Content negotiation for denials: a browser navigating to a gated page gets a redirect, an
- * API client gets a problem document.
+ * `Accept` negotiation (RFC 9110 §12.5.1), shared by core's denials (a browser navigating to a
+ * gated page gets a redirect, an API client a problem document) and the server's licence
+ * format (XML or JSON), so the two cannot drift apart on how a header is read.
  */
 
 interface MediaRange {
@@ -18,9 +19,10 @@ function parseAccept(accept: string): MediaRange[] {
     let q = 1;
     for (const param of params) {
       const [key, value] = param.split('=');
-      if (key?.trim().toLowerCase() !== 'q' || value === undefined) continue;
-      const parsed = Number(value.trim());
-      // RFC 9110 §12.4.2: qvalues are 0..1; an unparseable one makes the range unusable.
+      if (key?.trim().toLowerCase() !== 'q') continue;
+      const parsed = Number(value?.trim());
+      // RFC 9110 §12.4.2: qvalues are 0..1; an unparseable (or missing) one makes the range
+      // unusable rather than preferred.
       q = Number.isFinite(parsed) ? Math.min(1, Math.max(0, parsed)) : 0;
     }
     ranges.push({ type, subtype, q });
@@ -28,8 +30,9 @@ function parseAccept(accept: string): MediaRange[] {
   return ranges;
 }
 
-/** The q of the most specific range matching `type/subtype` (RFC 9110 §12.5.1), 0 if none. */
-function qualityOf(ranges: readonly MediaRange[], type: string, subtype: string): number {
+/** The q of the most specific range matching `mediaType` (RFC 9110 §12.5.1), 0 if none. */
+function qualityOf(ranges: readonly MediaRange[], mediaType: string): number {
+  const [type, subtype] = mediaType.toLowerCase().split('/');
   let best: { specificity: number; q: number } | undefined;
   for (const range of ranges) {
     let specificity: number;
@@ -43,6 +46,39 @@ function qualityOf(ranges: readonly MediaRange[], type: string, subtype: string)
 }
 
 /**
+ * The candidate media type an `Accept` header ranks highest (RFC 9110 §12.5.1: the most
+ * specific matching range gives a type its q-value), or `undefined` when the header is missing
+ * or accepts none of them (every q is 0). Ties go to the earlier candidate, so list the default
+ * first. Several headers (Node's `string[]`) are read as one comma-joined list.
+ *
+ * @example
+ * preferredMediaType('application/xml;q=0.5, application/json', ['application/xml', 'application/json']);
+ * // 'application/json'
+ * preferredMediaType('*\/*', ['application/xml', 'application/json']); // 'application/xml' (tie)
+ * preferredMediaType('image/png', ['application/json']); // undefined
+ */
+export function preferredMediaType<const T extends string>(
+  accept: string | readonly string[] | undefined,
+  candidates: readonly T[],
+): T | undefined {
+  if (accept === undefined) return undefined;
+  const ranges = parseAccept(typeof accept === 'string' ? accept : accept.join(','));
+  let best: T | undefined;
+  let bestQ = 0;
+  for (const candidate of candidates) {
+    const q = qualityOf(ranges, candidate);
+    if (q > bestQ) {
+      best = candidate;
+      bestQ = q;
+    }
+  }
+  return best;
+}
+
+// JSON listed first: a tie goes to it, so only a strict preference counts as a browser.
+const HTML_OR_JSON = ['application/json', 'application/problem+json', 'text/html'] as const;
+
+/**
  * True when an `Accept` header ranks `text/html` above JSON (`application/json` and
  * `application/problem+json`): what a browser navigating to a page sends. A missing header,
  * `*\/*`, or a tie means an API client, so the answer is false.
@@ -53,12 +89,5 @@ function qualityOf(ranges: readonly MediaRange[], type: string, subtype: string)
  * prefersHtml(undefined); // false
  */
 export function prefersHtml(accept: string | readonly string[] | undefined): boolean {
-  if (accept === undefined) return false;
-  const ranges = parseAccept(typeof accept === 'string' ? accept : accept.join(','));
-  const html = qualityOf(ranges, 'text', 'html');
-  const json = Math.max(
-    qualityOf(ranges, 'application', 'json'),
-    qualityOf(ranges, 'application', 'problem+json'),
-  );
-  return html > 0 && html > json;
+  return preferredMediaType(accept, HTML_OR_JSON) === 'text/html';
 }

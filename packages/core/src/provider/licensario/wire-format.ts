@@ -1,6 +1,7 @@
 /**
  * Licensario's scalar encodings (packages/server/README.md, "Representation"): dates are
  * `yyyymmddHHMMSS` in UTC and amounts are decimal strings such as `"1200.0"` or `"12.38"`.
+ * The date functions are exported: @tollgate/server writes and reads its dates with them.
  */
 
 const WIRE_DATE = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;
