@@ -433,6 +433,14 @@ export class Store {
     return rows;
   }
 
+  /** The subject's allocation rows for a metered feature (unlocked); `404` when it has none. */
+  private async licensedRows(subject: Subject, featureId: string, planId: string | undefined) {
+    const userId = await this.findUserId(subject);
+    const rows = userId === undefined ? [] : await this.allocationRows(userId, featureId, planId, false);
+    if (userId === undefined || rows.length === 0) throw noLicense(featureId, planId);
+    return { userId, rows };
+  }
+
   /** Total, used and available of a metered feature over the subject's active licences. */
   async getAllocation(subject: Subject, featureId: string, options: { planId?: string | undefined } = {}) {
     const userId = await this.findUserId(subject);
@@ -452,10 +460,7 @@ export class Store {
     options: { planId?: string | undefined; floor?: boolean | undefined } = {},
   ): Promise<AllocationAmounts> {
     const floor = options.floor === true;
-    const userId = await this.findUserId(subject);
-    const rows =
-      userId === undefined ? [] : await this.allocationRows(userId, featureId, options.planId, false);
-    if (userId === undefined || rows.length === 0) throw noLicense(featureId, options.planId);
+    const { userId, rows } = await this.licensedRows(subject, featureId, options.planId);
     if (rows.length === 1) {
       // The common case: one conditional statement, atomic on any number of nodes.
       const { rows: updated } = await this.sql.query<{ total: string; used: string }>(
@@ -482,10 +487,7 @@ export class Store {
     available: string,
     options: { planId?: string | undefined } = {},
   ): Promise<AllocationAmounts> {
-    const userId = await this.findUserId(subject);
-    const rows =
-      userId === undefined ? [] : await this.allocationRows(userId, featureId, options.planId, false);
-    if (userId === undefined || rows.length === 0) throw noLicense(featureId, options.planId);
+    const { userId, rows } = await this.licensedRows(subject, featureId, options.planId);
     if (rows.length === 1) {
       const { rows: updated } = await this.sql.query<{ total: string; used: string }>(
         `UPDATE tollgate_license_features f SET used = f.total - $3::numeric
