@@ -1,19 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigurationError } from '../errors.js';
 import { memoryProvider } from '../testing/memory-provider.js';
 import { createTollgate } from './create-tollgate.js';
-import { alice, bob, plans, setup } from './test-setup.js';
-import type { Tollgate } from './types.js';
+import { alice, bob, plans, setup, useEngineTestLifecycle } from './test-setup.js';
 
-let tollgate: Tollgate | undefined;
-beforeEach(() => {
-  vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') });
-});
-afterEach(async () => {
-  await tollgate?.close({ timeoutMs: 0 });
-  tollgate = undefined;
-  vi.useRealTimers();
-});
+useEngineTestLifecycle();
 
 describe('createTollgate options', () => {
   it('throws a ConfigurationError naming the option and what to pass', () => {
@@ -42,7 +33,7 @@ describe('decisions', () => {
         { subject: bob, planId: 'basic', expiresAt: new Date(now - 1000) },
       ],
     });
-    tollgate = setupResult.tollgate;
+    const { tollgate } = setupResult;
     const licensed = await tollgate.check(alice, 'reports');
     expect(licensed).toMatchObject({
       allowed: true,
@@ -74,7 +65,6 @@ describe('decisions', () => {
 describe('decision cache', () => {
   it('serves a fresh answer from the cache, synchronously too, until the positive TTL', async () => {
     const { provider, tollgate: t } = setup({}, { cache: { ttlMs: 10_000 } });
-    tollgate = t;
     expect(t.checkCached(alice, 'reports')).toBeUndefined();
     await t.check(alice, 'reports');
     vi.advanceTimersByTime(4000);
@@ -89,7 +79,6 @@ describe('decision cache', () => {
 
   it('keeps negative answers for the shorter negative TTL', async () => {
     const { provider, tollgate: t } = setup({}, { cache: { ttlMs: 30_000, negativeTtlMs: 2000 } });
-    tollgate = t;
     await t.check(bob, 'reports');
     vi.advanceTimersByTime(1999);
     expect(await t.check(bob, 'reports')).toMatchObject({ reason: 'not_licensed', source: 'cache' });
@@ -104,7 +93,6 @@ describe('decision cache', () => {
       { licenses: [{ subject: alice, planId: 'pro', expiresAt }] },
       { cache: { ttlMs: 60_000 } },
     );
-    tollgate = t;
     expect(await t.check(alice, 'reports')).toMatchObject({ allowed: true, expiresAt });
     vi.advanceTimersByTime(2999);
     expect(t.checkCached(alice, 'reports')).toMatchObject({ allowed: true });
@@ -128,7 +116,6 @@ describe('decision cache', () => {
       },
       { cache: { ttlMs: 60_000 } },
     );
-    tollgate = t;
     expect(await t.check(alice, 'sms')).toMatchObject({ remaining: 200 });
     vi.advanceTimersByTime(5000);
     expect(await t.check(alice, 'sms')).toMatchObject({ remaining: 100, source: 'backend' });
@@ -137,7 +124,6 @@ describe('decision cache', () => {
 
   it('shares one service request between 500 concurrent checks of a cold key', async () => {
     const { provider, tollgate: t } = setup();
-    tollgate = t;
     provider.delay(50);
     const pending = Array.from({ length: 500 }, () => t.check(alice, 'reports'));
     await vi.advanceTimersByTimeAsync(50);
@@ -153,7 +139,6 @@ describe('decision cache', () => {
         { subject: bob, planId: 'basic' },
       ],
     });
-    tollgate = t;
     await t.check(alice, 'reports');
     await t.check(bob, 'reports');
     t.invalidate(alice);
@@ -168,7 +153,6 @@ describe('decision cache', () => {
       { licenses: subjects.map((subject) => ({ subject, planId: 'basic' })) },
       { cache: { max: 3 } },
     );
-    tollgate = t;
     await t.check(subjects[0]!, 'reports');
     t.invalidate(subjects[0]!);
     for (const s of subjects.slice(1)) t.invalidate(s);
@@ -183,7 +167,6 @@ describe('decision cache', () => {
       {},
       { hooks: { 'cache:miss': () => seen.push('miss'), 'cache:hit': () => seen.push('hit') } },
     );
-    tollgate = t;
     t.on('decision', ({ decision }) => seen.push(`decision:${decision.source}`));
     await t.check(alice, 'reports');
     await t.check(alice, 'reports');

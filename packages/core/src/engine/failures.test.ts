@@ -1,28 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HttpError, UnavailableError } from '../errors.js';
 import { memoryProvider } from '../testing/memory-provider.js';
 import type { EntitlementProvider } from '../types.js';
-import { createTollgate } from './create-tollgate.js';
-import { alice, plans, setup } from './test-setup.js';
-import type { Tollgate, TollgateEventName, TollgateEvents } from './types.js';
+import { alice, openTollgate, plans, record, setup, useEngineTestLifecycle } from './test-setup.js';
 
-let tollgate: Tollgate | undefined;
-beforeEach(() => {
-  vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') });
-});
-afterEach(async () => {
-  await tollgate?.close({ timeoutMs: 0 });
-  tollgate = undefined;
-  vi.useRealTimers();
-});
+useEngineTestLifecycle();
 
 const down = () => new UnavailableError('connection refused', 'refused');
-
-function record<E extends TollgateEventName>(t: Tollgate, event: E): TollgateEvents[E][] {
-  const seen: TollgateEvents[E][] = [];
-  t.on(event, (payload) => seen.push(payload));
-  return seen;
-}
 
 describe('failure policy', () => {
   it('serves the last answer while younger than staleTtl, then fails closed', async () => {
@@ -34,7 +18,6 @@ describe('failure policy', () => {
         circuit: { failureThreshold: 100 },
       },
     );
-    tollgate = t;
     const stale = record(t, 'cache:stale');
     const fallbacks = record(t, 'fallback');
     await t.check(alice, 'reports');
@@ -60,7 +43,6 @@ describe('failure policy', () => {
       { licenses: [{ subject: alice, planId: 'pro', expiresAt: new Date(Date.now() + 2000) }] },
       { cache: { ttlMs: 1000, staleTtlMs: 60_000 }, retry: { attempts: 1 } },
     );
-    tollgate = t;
     await t.check(alice, 'reports');
     provider.fail(down());
     vi.advanceTimersByTime(1500);
@@ -71,7 +53,6 @@ describe('failure policy', () => {
 
   it("failMode 'open' allows with source 'fallback' and says so in the hooks", async () => {
     const { provider, tollgate: t } = setup({}, { failMode: 'open', retry: { attempts: 1 } });
-    tollgate = t;
     const fallbacks = record(t, 'fallback');
     const errors = record(t, 'backend:error');
     provider.fail(down());
@@ -87,7 +68,6 @@ describe('failure policy', () => {
 
   it('times out a call that does not answer within timeoutMs', async () => {
     const { provider, tollgate: t } = setup({}, { timeoutMs: 300, retry: { attempts: 1 } });
-    tollgate = t;
     const errors = record(t, 'backend:error');
     provider.delay(10_000);
     const pending = t.check(alice, 'reports');
@@ -108,7 +88,10 @@ describe('failure policy', () => {
         return memory.getLicenses(...args);
       },
     };
-    tollgate = createTollgate({ provider: flaky, retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 100 } });
+    const tollgate = openTollgate({
+      provider: flaky,
+      retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 100 },
+    });
     const pending = tollgate.check(alice, 'reports');
     await vi.advanceTimersByTimeAsync(250);
     expect(await pending).toMatchObject({ allowed: true, source: 'backend' });
@@ -125,7 +108,7 @@ describe('failure policy', () => {
         return Promise.reject(new HttpError('bad', { status: 400, method: 'GET', path: '/licenses' }));
       },
     };
-    tollgate = createTollgate({ provider, retry: { attempts: 3, baseDelayMs: 1 } });
+    const tollgate = openTollgate({ provider, retry: { attempts: 3, baseDelayMs: 1 } });
     const pending = tollgate.check(alice, 'reports');
     await vi.advanceTimersByTimeAsync(100);
     expect(await pending).toMatchObject({ source: 'fallback' });
@@ -141,7 +124,6 @@ describe('failure policy', () => {
         cache: { negativeTtlMs: 1 },
       },
     );
-    tollgate = t;
     const opened = record(t, 'circuit:open');
     const closed = record(t, 'circuit:closed');
     provider.fail(down());
@@ -166,7 +148,6 @@ describe('failure policy', () => {
 
   it('a listener that throws does not break the check', async () => {
     const { tollgate: t } = setup();
-    tollgate = t;
     t.on('decision', () => {
       throw new Error('listener bug');
     });

@@ -1,26 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ClosedError, HttpError, InvalidAmountError, UnavailableError } from '../errors.js';
 import { memoryProvider } from '../testing/memory-provider.js';
 import type { AdjustAllocationOptions, EntitlementProvider, Subject } from '../types.js';
 import { createTollgate } from './create-tollgate.js';
-import { alice, plans, setup } from './test-setup.js';
-import type { Tollgate, TollgateEventName, TollgateEvents } from './types.js';
+import { alice, openTollgate, plans, record, setup, useEngineTestLifecycle } from './test-setup.js';
 
-let tollgate: Tollgate | undefined;
-beforeEach(() => {
-  vi.useFakeTimers({ now: new Date('2026-01-01T00:00:00Z') });
-});
-afterEach(async () => {
-  await tollgate?.close({ timeoutMs: 0 });
-  tollgate = undefined;
-  vi.useRealTimers();
-});
-
-function record<E extends TollgateEventName>(t: Tollgate, event: E): TollgateEvents[E][] {
-  const seen: TollgateEvents[E][] = [];
-  t.on(event, (payload) => seen.push(payload));
-  return seen;
-}
+useEngineTestLifecycle();
 
 /** A memory provider whose adjustAllocation calls can be observed and sabotaged. */
 function observed() {
@@ -55,7 +40,6 @@ describe('amounts', () => {
     'rejects %s with InvalidAmountError and charges nothing',
     async (amount) => {
       const { provider, tollgate: t } = setup();
-      tollgate = t;
       await expect(t.authrep(alice, { sms: amount as number })).rejects.toBeInstanceOf(InvalidAmountError);
       await expect(t.report(alice, { sms: amount as number })).rejects.toMatchObject({
         code: 'TOLLGATE_INVALID_AMOUNT',
@@ -68,7 +52,6 @@ describe('amounts', () => {
 
   it('sums decimals exactly (0.1 + 0.2 is 0.3 at the service)', async () => {
     const { provider, tollgate: t } = setup();
-    tollgate = t;
     await t.authrep(alice, { sms: 0.1 });
     await t.authrep(alice, { sms: 0.2 });
     for (let i = 0; i < 10; i += 1) await t.authrep(alice, { sms: 0.7 });
@@ -80,7 +63,7 @@ describe('amounts', () => {
 describe('batched metering', () => {
   it('authorizes against the local view and flushes per key on the interval', async () => {
     const o = observed();
-    tollgate = createTollgate({ provider: o.provider, meter: { flushIntervalMs: 1000 } });
+    const tollgate = openTollgate({ provider: o.provider, meter: { flushIntervalMs: 1000 } });
     const first = await tollgate.authrep(alice, { sms: 3 });
     expect(first).toMatchObject({ allowed: true, remaining: 97 });
     expect((await tollgate.authrep(alice, { sms: 2 })).remaining).toBe(95);
@@ -95,7 +78,10 @@ describe('batched metering', () => {
 
   it('flushes at once when a key reaches maxBatchSize', async () => {
     const o = observed();
-    tollgate = createTollgate({ provider: o.provider, meter: { flushIntervalMs: 60_000, maxBatchSize: 10 } });
+    const tollgate = openTollgate({
+      provider: o.provider,
+      meter: { flushIntervalMs: 60_000, maxBatchSize: 10 },
+    });
     for (let i = 0; i < 9; i += 1) await tollgate.authrep(alice, { sms: 1 });
     expect(o.adjustments).toHaveLength(0);
     await tollgate.authrep(alice, { sms: 1 });
@@ -105,7 +91,7 @@ describe('batched metering', () => {
 
   it('puts a failed batch back and resends it with the same idempotency key, counted once', async () => {
     const o = observed();
-    tollgate = createTollgate({
+    const tollgate = openTollgate({
       provider: o.provider,
       meter: { flushIntervalMs: 1000 },
       retry: { attempts: 1 },
@@ -133,7 +119,7 @@ describe('batched metering', () => {
 
   it('stops flushing on 401/403 and raises an event; flush() tries again', async () => {
     const o = observed();
-    tollgate = createTollgate({ provider: o.provider, meter: { flushIntervalMs: 1000 } });
+    const tollgate = openTollgate({ provider: o.provider, meter: { flushIntervalMs: 1000 } });
     const failed = record(tollgate, 'flush:failed');
     await tollgate.authrep(alice, { sms: 2 });
     o.sabotage(() => Promise.reject(new HttpError('no', { status: 401, method: 'POST', path: '/alloc' })));
@@ -153,7 +139,10 @@ describe('batched metering', () => {
       plans,
       licenses: subjects.map((subject) => ({ subject, planId: 'pro' })),
     });
-    tollgate = createTollgate({ provider: memory, meter: { maxPendingKeys: 1, flushIntervalMs: 60_000 } });
+    const tollgate = openTollgate({
+      provider: memory,
+      meter: { maxPendingKeys: 1, flushIntervalMs: 60_000 },
+    });
     const full = record(tollgate, 'meter:full');
     await tollgate.authrep(alice, { sms: 1 });
     await tollgate.authrep(subjects[1]!, { sms: 2 });
@@ -166,7 +155,6 @@ describe('batched metering', () => {
 
   it('1,000 concurrent authreps of 1 against 100 → exactly 100 allowed (one instance never over-consumes)', async () => {
     const { provider, tollgate: t } = setup();
-    tollgate = t;
     const decisions = await Promise.all(Array.from({ length: 1000 }, () => t.authrep(alice, { sms: 1 })));
     expect(decisions.filter((d) => d.allowed)).toHaveLength(100);
     expect(decisions.filter((d) => !d.allowed).every((d) => d.reason === 'exhausted')).toBe(true);
@@ -198,7 +186,6 @@ describe('batched metering', () => {
       {},
       { cache: { ttlMs: 1000 }, meter: { flushIntervalMs: 60_000 } },
     );
-    tollgate = t;
     for (let i = 0; i < 60; i += 1) await t.authrep(alice, { sms: 1 });
     vi.advanceTimersByTime(1000);
     // Fresh read says 100 left; 60 are still queued here, so only 40 may be granted.
@@ -213,7 +200,6 @@ describe('batched metering', () => {
     const { provider, tollgate: t } = setup({
       licenses: [{ subject: alice, planId: 'pro', used: { mms: 9 } }],
     });
-    tollgate = t;
     const denied = await t.authrep(alice, { sms: 5, mms: 2 });
     expect(denied).toMatchObject({ allowed: false, reason: 'exhausted', featureId: 'mms' });
     expect(denied.decisions.map((d) => d.allowed)).toEqual([true, false]);
@@ -226,7 +212,6 @@ describe('batched metering', () => {
 
   it('charges nothing for a boolean feature and nothing for a denied one', async () => {
     const { provider, tollgate: t } = setup();
-    tollgate = t;
     expect(await t.authrep(alice, { reports: 1 })).toMatchObject({ allowed: true });
     expect(await t.authrep({ userId: 'nobody' }, { sms: 1 })).toMatchObject({
       allowed: false,
@@ -238,7 +223,6 @@ describe('batched metering', () => {
 
   it('report() records without authorizing', async () => {
     const { provider, tollgate: t } = setup();
-    tollgate = t;
     await t.report(alice, { sms: 150 });
     await t.flush();
     expect(await provider.getAllocation(alice, 'sms')).toMatchObject({ used: 150, available: -50 });
@@ -248,7 +232,6 @@ describe('batched metering', () => {
 describe.each(['batched', 'sync'] as const)('reservations (%s)', (mode) => {
   it('reserve + release leaves the allocation as it was', async () => {
     const { provider, tollgate: t } = setup({}, { meter: { mode } });
-    tollgate = t;
     const reservation = await t.reserve(alice, { sms: 30 });
     expect(reservation.decision).toMatchObject({ allowed: true, remaining: 70 });
     await reservation.release();
@@ -260,7 +243,6 @@ describe.each(['batched', 'sync'] as const)('reservations (%s)', (mode) => {
 
   it('commit twice charges once', async () => {
     const { provider, tollgate: t } = setup({}, { meter: { mode } });
-    tollgate = t;
     const reservation = await t.reserve(alice, { sms: 30 });
     await reservation.commit();
     await reservation.commit();
@@ -271,7 +253,6 @@ describe.each(['batched', 'sync'] as const)('reservations (%s)', (mode) => {
 
   it('reserveCached answers synchronously from a fresh cache entry (batched only)', async () => {
     const { tollgate: t } = setup({}, { meter: { mode } });
-    tollgate = t;
     expect(t.reserveCached(alice, { sms: 1 })).toBeUndefined();
     await t.check(alice, 'sms');
     const reservation = t.reserveCached(alice, { sms: 1 });
@@ -287,7 +268,6 @@ describe.each(['batched', 'sync'] as const)('reservations (%s)', (mode) => {
 describe('sync metering', () => {
   it('1,000 concurrent authreps of 1 against 100 → exactly 100 allowed, available 0', async () => {
     const { provider, tollgate: t } = setup({}, { meter: { mode: 'sync' } });
-    tollgate = t;
     const decisions = await Promise.all(Array.from({ length: 1000 }, () => t.authrep(alice, { sms: 1 })));
     expect(decisions.filter((d) => d.allowed)).toHaveLength(100);
     expect((await provider.getAllocation(alice, 'sms')).available).toBe(0);
@@ -296,7 +276,7 @@ describe('sync metering', () => {
 
   it('uses a conditional decrement (floor 0) with an idempotency key', async () => {
     const o = observed();
-    tollgate = createTollgate({ provider: o.provider, meter: { mode: 'sync' } });
+    const tollgate = openTollgate({ provider: o.provider, meter: { mode: 'sync' } });
     expect(await tollgate.authrep(alice, { sms: 2 })).toMatchObject({ allowed: true, remaining: 98 });
     expect(o.adjustments[0]?.options).toMatchObject({ floor: 0 });
     expect(o.adjustments[0]?.options?.idempotencyKey).toBeTypeOf('string');
@@ -304,7 +284,7 @@ describe('sync metering', () => {
 
   it('replays a decrement whose answer was lost and refunds it when the request was denied', async () => {
     const o = observed();
-    tollgate = createTollgate({ provider: o.provider, meter: { mode: 'sync' }, retry: { attempts: 1 } });
+    const tollgate = openTollgate({ provider: o.provider, meter: { mode: 'sync' }, retry: { attempts: 1 } });
     o.sabotage(async (apply) => {
       await apply();
       throw new UnavailableError('reset', 'reset');
