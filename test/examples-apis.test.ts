@@ -2,22 +2,22 @@ import type { Server } from 'node:http';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp as createExpressApp } from '../examples/express/src/app.js';
-import { type Backend, startBackend as startExpressBackend } from '../examples/express/src/service.js';
 import { createApp as createKoaApp } from '../examples/koa/src/app.js';
-import { startBackend as startKoaBackend } from '../examples/koa/src/service.js';
+import { type Backend, startBackend } from '../examples/shared/src/backend.js';
 
 // The Express and Koa examples promise the same API; each runs here against its own
-// embedded service (real PGlite store, real HTTP between Tollgate and the service).
+// embedded service, started by the backend both mains use (examples/shared): real PGlite
+// store, real HTTP between Tollgate and the service.
 const examples = [
   {
     name: 'examples/express',
-    start: startExpressBackend,
+    start: startBackend,
     listen: (backend: Backend): Server =>
       createExpressApp({ tollgate: backend.tollgate }).listen(0, '127.0.0.1'),
   },
   {
     name: 'examples/koa',
-    start: startKoaBackend,
+    start: startBackend,
     listen: (backend: Backend): Server => createKoaApp({ tollgate: backend.tollgate }).listen(0, '127.0.0.1'),
   },
 ];

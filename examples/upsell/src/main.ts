@@ -4,6 +4,7 @@
  * runs; default: in memory, so every start is the seeded state).
  * Stops cleanly on Ctrl-C (SIGINT) or SIGTERM: usage flushed, service closed, exit code 0.
  */
+import { serve } from '@tollgate/example-shared';
 import { startDemo } from './demo.js';
 
 const port = Number(process.env.PORT ?? 3000);
@@ -25,31 +26,15 @@ try {
   process.exit(1);
 }
 
-const url = demo.url.replace('127.0.0.1', 'localhost');
-console.log(`
+await serve(demo.server, {
+  onStop: () => demo.close(),
+  closing: 'flushing usage and closing the service…',
+  banner: (url) => `
 Tollgate upsell demo: ${url}
 (entitlement service embedded in this process; data ${demo.dataDir === undefined ? 'in memory' : `in ${demo.dataDir}`})
 
 Try this:
   1. Open ${url} and sign in as Carol (no licence), then open ${url}/reports
   2. You land on the upgrade page: click "Start free trial" and you are back on Reports, allowed
-  3. Sign in as Alice and send SMS on ${url}/sms until they run out: the upgrade offer appears
-
-Press Ctrl-C to stop.`);
-
-let stopping = false;
-async function stop(signal: NodeJS.Signals): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  console.log(`\n${signal} received: flushing usage and closing the service…`);
-  try {
-    await demo.close();
-    console.log('Stopped.');
-    process.exit(0);
-  } catch (error) {
-    console.error('Could not stop cleanly:', error);
-    process.exit(1);
-  }
-}
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+  3. Sign in as Alice and send SMS on ${url}/sms until they run out: the upgrade offer appears`,
+});
