@@ -6,7 +6,7 @@ import { createGates as expressGates } from '@tollgate/express';
 import { createGates as koaGates } from '@tollgate/koa';
 import express from 'express';
 import Koa from 'koa';
-import { CREDENTIALS, METER_SUBJECTS, SUBJECTS, pool, subjectName } from './common.mjs';
+import { CREDENTIALS, METER_SUBJECTS, pool, SUBJECTS, subjectName } from './common.mjs';
 
 const [variant, serviceUrl] = process.argv.slice(2);
 
@@ -67,7 +67,9 @@ else {
     handler = koaApp(gates.requireFeature('reports'));
   } else {
     const gates = expressGates({ tollgate, subject: (req) => subjectOf(req.get('x-user')) });
-    const gate = variant.startsWith('express-meter') ? gates.meter('sms', 1) : gates.requireFeature('reports');
+    const gate = variant.startsWith('express-meter')
+      ? gates.meter('sms', 1)
+      : gates.requireFeature('reports');
     handler = expressApp(gate);
   }
   await warm(tollgate, variant);

@@ -28,12 +28,17 @@ async function heapOfCachedDecisions(count = 100_000) {
 /** N concurrent checks of each of K cold keys: how many requests reach the service. */
 async function coldKeyCoalescing(server, keys = 100, perKey = 50) {
   const tollgate = createTollgate({
-    provider: licensarioProvider({ baseUrl: server.url, apiKey: CREDENTIALS.key, apiSecret: CREDENTIALS.secret }),
+    provider: licensarioProvider({
+      baseUrl: server.url,
+      apiKey: CREDENTIALS.key,
+      apiSecret: CREDENTIALS.secret,
+    }),
   });
   const before = server.stats.total;
   const calls = [];
   for (let k = 0; k < keys; k++) {
-    for (let n = 0; n < perKey; n++) calls.push(tollgate.check({ externalUserId: subjectName(k) }, 'reports'));
+    for (let n = 0; n < perKey; n++)
+      calls.push(tollgate.check({ externalUserId: subjectName(k) }, 'reports'));
   }
   const decisions = await Promise.all(calls);
   const requests = server.stats.total - before;

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { SUBJECTS, METER_SUBJECTS, subjectName } from './common.mjs';
+import { METER_SUBJECTS, SUBJECTS, subjectName } from './common.mjs';
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -16,18 +16,40 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 
 const ALL_VARIANTS = [
   { id: 'express-bare', label: 'Express 5, bare', base: 'express-bare', subjects: SUBJECTS },
-  { id: 'express-require', label: 'Express + requireFeature (cache hit)', base: 'express-bare', subjects: SUBJECTS },
-  { id: 'express-meter-batched', label: 'Express + meter, batched', base: 'express-bare', subjects: METER_SUBJECTS },
-  { id: 'express-meter-sync', label: 'Express + meter, sync', base: 'express-bare', subjects: METER_SUBJECTS },
+  {
+    id: 'express-require',
+    label: 'Express + requireFeature (cache hit)',
+    base: 'express-bare',
+    subjects: SUBJECTS,
+  },
+  {
+    id: 'express-meter-batched',
+    label: 'Express + meter, batched',
+    base: 'express-bare',
+    subjects: METER_SUBJECTS,
+  },
+  {
+    id: 'express-meter-sync',
+    label: 'Express + meter, sync',
+    base: 'express-bare',
+    subjects: METER_SUBJECTS,
+  },
   { id: 'koa-bare', label: 'Koa 3, bare', base: 'koa-bare', subjects: SUBJECTS },
   { id: 'koa-require', label: 'Koa + requireFeature (cache hit)', base: 'koa-bare', subjects: SUBJECTS },
-  { id: 'express-cold', label: 'Express + requireFeature, every request a miss', base: 'express-bare', subjects: SUBJECTS },
+  {
+    id: 'express-cold',
+    label: 'Express + requireFeature, every request a miss',
+    base: 'express-bare',
+    subjects: SUBJECTS,
+  },
 ];
 // BENCH_ONLY=express-bare,express-require runs a subset (each variant's baseline is kept);
 // BENCH_PROFILE=<variant> starts that app with --cpu-prof (profile in bench/results/).
 const only = process.env.BENCH_ONLY?.split(',');
 const VARIANTS = only
-  ? ALL_VARIANTS.filter((v) => only.includes(v.id) || ALL_VARIANTS.some((w) => only.includes(w.id) && w.base === v.id))
+  ? ALL_VARIANTS.filter(
+      (v) => only.includes(v.id) || ALL_VARIANTS.some((w) => only.includes(w.id) && w.base === v.id),
+    )
   : ALL_VARIANTS;
 
 const median = (xs) => {
@@ -78,7 +100,10 @@ function load(port, subjects, duration) {
       {
         method: 'GET',
         path: '/hello',
-        setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'x-user': subjectName(next++ % subjects) } }),
+        setupRequest: (req) => ({
+          ...req,
+          headers: { ...req.headers, 'x-user': subjectName(next++ % subjects) },
+        }),
       },
     ],
   });
@@ -90,7 +115,8 @@ process.stdout.write(`service ready at ${serviceUrl}\n`);
 
 const apps = {};
 for (const v of VARIANTS) {
-  const profile = process.env.BENCH_PROFILE === v.id ? ['--cpu-prof', `--cpu-prof-dir=${here('results')}`] : [];
+  const profile =
+    process.env.BENCH_PROFILE === v.id ? ['--cpu-prof', `--cpu-prof-dir=${here('results')}`] : [];
   const app = start('app.mjs', [v.id, serviceUrl], profile, APP_CPUS);
   apps[v.id] = { ...app, port: await app.ask(undefined, 'port') };
   process.stdout.write(`${v.id} ready on ${apps[v.id].port}\n`);
@@ -122,7 +148,6 @@ for (const v of VARIANTS) heapWith100k[v.id] = await apps[v.id].ask('memory', 'h
 for (const v of VARIANTS) apps[v.id].child.send('close');
 service.child.send('close');
 
-
 const rows = VARIANTS.map((v) => {
   const own = runs[v.id];
   const base = runs[v.base];
@@ -146,13 +171,18 @@ const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
 if (only) {
   // A subset is for investigating (e.g. with BENCH_PROFILE): print, leave docs/ alone.
   for (const r of rows) {
-    process.stdout.write(`${r.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ratio ${r.ratio.toFixed(3)}\n`);
+    process.stdout.write(
+      `${r.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ratio ${r.ratio.toFixed(3)}\n`,
+    );
   }
   process.exit(0);
 }
 
 const extra = JSON.parse(
-  execFileSync(process.execPath, ['--expose-gc', here('extra.mjs')], { encoding: 'utf8' }).trim().split('\n').pop(),
+  execFileSync(process.execPath, ['--expose-gc', here('extra.mjs')], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop(),
 );
 
 const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1);
@@ -200,11 +230,16 @@ loopback; the latency it adds per miss (p50, against bare Express in the same ro
 | Target | Measured | Met |
 |---|---:|:---:|
 `;
-for (const [name, value, min] of targets) md += `| ${name} | ${value.toFixed(3)} | ${value >= min ? 'yes' : '**no**'} |\n`;
+for (const [name, value, min] of targets)
+  md += `| ${name} | ${value.toFixed(3)} | ${value >= min ? 'yes' : '**no**'} |\n`;
 md += `| cold-key concurrency → one backend request per key | ${extra.coalescing.requests} requests for ${extra.coalescing.keys} keys | ${extra.coalescing.requests === extra.coalescing.keys ? 'yes' : '**no**'} |\n`;
 md += `| 100,000 cached decisions < 50 MB | ${mb(extra.heap.bytes)} MB | ${extra.heap.bytes < 50 * 1024 * 1024 ? 'yes' : '**no**'} |\n`;
 
 mkdirSync(here('../docs'), { recursive: true });
 writeFileSync(here('../docs/benchmarks.md'), md);
 process.stdout.write(`\n${md}`);
-process.stdout.write(`\napp heap after the runs (MB): ${Object.entries(heapWith100k).map(([k, v]) => `${k} ${mb(v)}`).join(', ')}\n`);
+process.stdout.write(
+  `\napp heap after the runs (MB): ${Object.entries(heapWith100k)
+    .map(([k, v]) => `${k} ${mb(v)}`)
+    .join(', ')}\n`,
+);

@@ -1,7 +1,7 @@
 // The entitlement service in its own process: seeded with SUBJECTS licensed subjects, it
 // answers the apps over loopback and reports its request counters to bench/run.mjs over IPC.
 import { createServer } from '@tollgate/server';
-import { CATALOG, CREDENTIALS, SUBJECTS, pool, subjectName } from './common.mjs';
+import { CATALOG, CREDENTIALS, pool, SUBJECTS, subjectName } from './common.mjs';
 
 const server = await createServer({ catalog: CATALOG, port: 0, credentials: [CREDENTIALS] });
 // Seeded in process (not over HTTP) so the counters only show what the apps ask.

@@ -92,7 +92,11 @@ export class AllocationExhaustedError extends TollgateError {
   readonly featureId: string;
   /** What was available when the change was refused, when the service said. */
   readonly available: number | undefined;
-  constructor(message: string, details: { featureId: string; available?: number | undefined }, options: TollgateErrorOptions = {}) {
+  constructor(
+    message: string,
+    details: { featureId: string; available?: number | undefined },
+    options: TollgateErrorOptions = {},
+  ) {
     super('TOLLGATE_EXHAUSTED', message, options);
     this.name = 'AllocationExhaustedError';
     this.featureId = details.featureId;
@@ -104,7 +108,11 @@ export class AllocationExhaustedError extends TollgateError {
 export class InvalidAmountError extends TollgateError {
   readonly amount: unknown;
   readonly featureId: string | undefined;
-  constructor(message: string, details: { amount: unknown; featureId?: string | undefined }, options: TollgateErrorOptions = {}) {
+  constructor(
+    message: string,
+    details: { amount: unknown; featureId?: string | undefined },
+    options: TollgateErrorOptions = {},
+  ) {
     super('TOLLGATE_INVALID_AMOUNT', message, options);
     this.name = 'InvalidAmountError';
     this.amount = details.amount;
@@ -114,7 +122,9 @@ export class InvalidAmountError extends TollgateError {
 
 /** Work was submitted after `close()`. */
 export class ClosedError extends TollgateError {
-  constructor(message = 'This Tollgate instance is closed; create a new one with createTollgate() to keep working.') {
+  constructor(
+    message = 'This Tollgate instance is closed; create a new one with createTollgate() to keep working.',
+  ) {
     super('TOLLGATE_CLOSED', message);
     this.name = 'ClosedError';
   }
@@ -126,6 +136,9 @@ export function isTollgateError(value: unknown): value is TollgateError {
 }
 
 /** True for a Tollgate error with the given code. */
-export function hasErrorCode<C extends TollgateErrorCode>(value: unknown, code: C): value is TollgateError & { code: C } {
+export function hasErrorCode<C extends TollgateErrorCode>(
+  value: unknown,
+  code: C,
+): value is TollgateError & { code: C } {
   return isTollgateError(value) && value.code === code;
 }

@@ -1,30 +1,3 @@
-export type {
-  AdjustAllocationOptions,
-  Allocation,
-  AllocationOptions,
-  CallOptions,
-  CreateLicenseOptions,
-  EntitlementProvider,
-  License,
-  LicenseFeature,
-  LicenseQuery,
-  Plan,
-  Subject,
-  WriteOptions,
-} from './types.js';
-export {
-  AllocationExhaustedError,
-  ClosedError,
-  ConfigurationError,
-  HttpError,
-  InvalidAmountError,
-  InvalidResponseError,
-  TollgateError,
-  UnavailableError,
-  hasErrorCode,
-  isTollgateError,
-} from './errors.js';
-export type { TollgateErrorCode } from './errors.js';
 export { createTollgate } from './engine/create-tollgate.js';
 export type {
   Clock,
@@ -43,21 +16,48 @@ export type {
   Usage,
   UsageDecision,
 } from './engine/types.js';
-export { memoryProvider } from './testing/memory-provider.js';
-export type {
-  MemoryFixture,
-  MemoryLicenseFixture,
-  MemoryProvider,
-  MemoryProviderCalls,
-} from './testing/memory-provider.js';
-export { licensarioProvider } from './provider/index.js';
+export type { TollgateErrorCode } from './errors.js';
+export {
+  AllocationExhaustedError,
+  ClosedError,
+  ConfigurationError,
+  HttpError,
+  hasErrorCode,
+  InvalidAmountError,
+  InvalidResponseError,
+  isTollgateError,
+  TollgateError,
+  UnavailableError,
+} from './errors.js';
+// Shared with @tollgate/server, which answers in the same formats (one implementation each).
+export { preferredMediaType } from './http/accept.js';
+export * from './http/index.js';
 export type {
   BalanceRange,
   LicensarioProvider,
   LicensarioProviderOptions,
   TransactionInput,
 } from './provider/index.js';
-export * from './http/index.js';
-// Shared with @tollgate/server, which answers in the same formats (one implementation each).
-export { preferredMediaType } from './http/accept.js';
+export { licensarioProvider } from './provider/index.js';
 export { formatWireDate, parseWireDate } from './provider/licensario/wire-format.js';
+export type {
+  MemoryFixture,
+  MemoryLicenseFixture,
+  MemoryProvider,
+  MemoryProviderCalls,
+} from './testing/memory-provider.js';
+export { memoryProvider } from './testing/memory-provider.js';
+export type {
+  AdjustAllocationOptions,
+  Allocation,
+  AllocationOptions,
+  CallOptions,
+  CreateLicenseOptions,
+  EntitlementProvider,
+  License,
+  LicenseFeature,
+  LicenseQuery,
+  Plan,
+  Subject,
+  WriteOptions,
+} from './types.js';
