@@ -23,7 +23,10 @@ function tollgateFor(name) {
   return createTollgate({
     provider: provider(),
     cache: { max: 20_000, ttlMs: 600_000 },
-    meter: { mode },
+    meter: {
+      mode,
+      ...(process.env.BENCH_FLUSH_MS ? { flushIntervalMs: Number(process.env.BENCH_FLUSH_MS) } : {}),
+    },
   });
 }
 
@@ -81,6 +84,10 @@ server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }
 
 process.on('message', async (message) => {
   if (message === 'memory') process.send({ heapUsed: process.memoryUsage().heapUsed });
+  if (message === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    process.send({ cpuMicros: user + system });
+  }
   if (message === 'close') {
     server.close();
     server.closeAllConnections?.();

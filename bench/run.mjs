@@ -129,7 +129,9 @@ const runs = Object.fromEntries(VARIANTS.map((v) => [v.id, []]));
 for (let round = 1; round <= ROUNDS; round++) {
   for (const v of VARIANTS) {
     const before = await service.ask('stats', 'stats');
+    const cpuBefore = await apps[v.id].ask('cpu', 'cpuMicros');
     const r = await load(apps[v.id].port, v.subjects, DURATION);
+    const cpuAfter = await apps[v.id].ask('cpu', 'cpuMicros');
     const after = await service.ask('stats', 'stats');
     runs[v.id].push({
       rps: r.requests.average,
@@ -138,6 +140,9 @@ for (let round = 1; round <= ROUNDS; round++) {
       requests: r.requests.total,
       non2xx: r.non2xx + r.errors + r.timeouts,
       backend: after - before,
+      // The app's own CPU per request: what a gate costs, whether or not the load generator
+      // (sharing a 2-core machine with the service) managed to saturate the app.
+      cpuPerRequest: (cpuAfter - cpuBefore) / r.requests.total,
     });
   }
   process.stdout.write(`round ${round}/${ROUNDS} done\n`);
@@ -152,6 +157,8 @@ const rows = VARIANTS.map((v) => {
   const own = runs[v.id];
   const base = runs[v.base];
   const ratios = own.map((r, i) => r.rps / base[i].rps);
+  const cpuRatios = own.map((r, i) => base[i].cpuPerRequest / r.cpuPerRequest);
+  const addedCpu = own.map((r, i) => r.cpuPerRequest - base[i].cpuPerRequest);
   const addedP50 = own.map((r, i) => r.p50 - base[i].p50);
   const requests = own.reduce((s, r) => s + r.requests, 0);
   const backend = own.reduce((s, r) => s + r.backend, 0);
@@ -161,6 +168,9 @@ const rows = VARIANTS.map((v) => {
     p50: median(own.map((r) => r.p50)),
     p99: median(own.map((r) => r.p99)),
     ratio: median(ratios),
+    cpuPerRequest: median(own.map((r) => r.cpuPerRequest)),
+    cpuRatio: median(cpuRatios),
+    addedCpu: median(addedCpu),
     addedP50: median(addedP50),
     failed: own.reduce((s, r) => s + r.non2xx, 0),
     requests,
@@ -172,7 +182,7 @@ if (only) {
   // A subset is for investigating (e.g. with BENCH_PROFILE): print, leave docs/ alone.
   for (const r of rows) {
     process.stdout.write(
-      `${r.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ratio ${r.ratio.toFixed(3)}\n`,
+      `${r.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ratio ${r.ratio.toFixed(3)}, app CPU ${r.cpuPerRequest.toFixed(1)} µs/req (ratio ${r.cpuRatio.toFixed(3)}, +${r.addedCpu.toFixed(1)} µs)\n`,
     );
   }
   process.exit(0);
@@ -204,14 +214,20 @@ Written by \`pnpm bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0,
 - Requests cycle through ${SUBJECTS.toLocaleString('en')} distinct subjects (metered variants: ${METER_SUBJECTS}, each a
   separate flush key), sent as the \`x-user\` header.
 
-| Variant | req/s | p50 ms | p99 ms | ratio to bare | non-2xx | backend requests / 1k requests |
-|---|---:|---:|---:|---:|---:|---:|
+| Variant | req/s | p50 ms | p99 ms | ratio to bare | app CPU µs/request | CPU ratio to bare | non-2xx | backend requests / 1k requests |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
 `;
 for (const r of rows) {
   const ratio = r.id === r.base ? '1 (baseline)' : r.ratio.toFixed(3);
-  md += `| ${r.label} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${ratio} | ${r.failed} | ${((r.backend / r.requests) * 1000).toFixed(2)} |\n`;
+  const cpuRatio = r.id === r.base ? '1 (baseline)' : r.cpuRatio.toFixed(3);
+  md += `| ${r.label} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${ratio} | ${r.cpuPerRequest.toFixed(1)} | ${cpuRatio} | ${r.failed} | ${((r.backend / r.requests) * 1000).toFixed(2)} |\n`;
 }
 md += `
+"ratio to bare" is throughput against the bare framework in the same round. "app CPU" is the
+app process's own CPU time per request (\`process.cpuUsage()\` across the run), and its ratio
+(bare ÷ variant) is the throughput ratio the app would reach if nothing else on the machine
+limited it: on a 2-core machine the load generator and the service compete for the other core.
+
 Cold misses: every request of the last variant is a cache miss answered by the service over
 loopback; the latency it adds per miss (p50, against bare Express in the same round) is
 **${byId['express-cold'].addedP50.toFixed(2)} ms**.

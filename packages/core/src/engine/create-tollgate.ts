@@ -516,9 +516,19 @@ class Engine implements Tollgate {
   }
 
   /** Batched commit: queue the held units; at the pending bound (or after close) write through. */
-  async #commit(charges: Charge[]): Promise<void> {
+  #commit(charges: Charge[]): Promise<void> {
+    // The usual batched commit only queues: finish it without an async frame (per request).
+    let overflow: Charge[] | undefined;
     for (const charge of charges) {
       if (!this.#closed && this.#meter.record(charge.target, charge.units)) continue;
+      (overflow ??= []).push(charge);
+    }
+    return overflow === undefined ? SETTLED : this.#writeThrough(overflow);
+  }
+
+  /** Charges the meter could not queue (bound reached, or closed): written to the service now. */
+  async #writeThrough(charges: Charge[]): Promise<void> {
+    for (const charge of charges) {
       if (!this.#closed) {
         this.#emitter.emit('meter:full', {
           subject: charge.target.subject,
@@ -595,17 +605,21 @@ function reservation(
   release: () => Promise<void>,
 ): Reservation {
   let settled = state.settled;
+  // Plain functions returning promises (not async ones): this runs for every metered request.
+  const once = (action: () => Promise<void>): Promise<void> => {
+    if (settled) return SETTLED;
+    settled = true;
+    try {
+      return action();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
   return {
     decision,
-    async commit() {
-      if (settled) return;
-      settled = true;
-      await commit();
-    },
-    async release() {
-      if (settled) return;
-      settled = true;
-      await release();
-    },
+    commit: () => once(commit),
+    release: () => once(release),
   };
 }
+
+const SETTLED: Promise<void> = Promise.resolve();

@@ -56,7 +56,9 @@ export type SettlementErrorHandler = (error: unknown, action: 'commit' | 'releas
  * await settlement.settle({ kind: 'finished', status: 200 }); // commits
  */
 export class RequestSettlement {
-  readonly #entries: { reservation: Reservation; chargeOn: ChargeOn }[] = [];
+  // The common route has one `meter`: keep it out of an array (this runs per request).
+  #first: Entry | undefined;
+  #more: Entry[] | undefined;
   #outcome: RequestOutcome | undefined;
   #onError: SettlementErrorHandler | undefined;
 
@@ -80,56 +82,80 @@ export class RequestSettlement {
       void this.#apply(reservation, settlementFor(this.#outcome, chargeOn));
       return;
     }
-    this.#entries.push({ reservation, chargeOn });
+    const entry = { reservation, chargeOn };
+    if (this.#first === undefined) this.#first = entry;
+    else (this.#more ??= []).push(entry);
   }
 
   /** Commit or release every reservation for this outcome. Never rejects. */
   settle(outcome: RequestOutcome): Promise<void> {
-    if (this.#outcome !== undefined) return Promise.resolve();
+    if (this.#outcome !== undefined) return SETTLED;
     this.#outcome = outcome;
-    const entries = this.#entries.splice(0);
-    return Promise.all(
-      entries.map(({ reservation, chargeOn }) => this.#apply(reservation, settlementFor(outcome, chargeOn))),
-    ).then(() => undefined);
+    const first = this.#first;
+    const more = this.#more;
+    this.#first = undefined;
+    this.#more = undefined;
+    if (first === undefined) return SETTLED;
+    const done = this.#apply(first.reservation, settlementFor(outcome, first.chargeOn));
+    if (more === undefined) return done;
+    return Promise.all([
+      done,
+      ...more.map(({ reservation, chargeOn }) => this.#apply(reservation, settlementFor(outcome, chargeOn))),
+    ]).then(noop);
   }
 
-  async #apply(reservation: Reservation, action: 'commit' | 'release'): Promise<void> {
+  #apply(reservation: Reservation, action: 'commit' | 'release'): Promise<void> {
+    // The response is already on its way; a failed charge is the engine's to retry and report.
+    const failed = (error: unknown) => this.#onError?.(error, action);
     try {
-      await (action === 'commit' ? reservation.commit() : reservation.release());
+      return (action === 'commit' ? reservation.commit() : reservation.release()).then(noop, failed);
     } catch (error) {
-      // The response is already on its way; a failed charge is the engine's to retry and report.
-      this.#onError?.(error, action);
+      failed(error);
+      return SETTLED;
     }
   }
 }
 
-const settlements = new WeakMap<ServerResponse, RequestSettlement>();
+interface Entry {
+  reservation: Reservation;
+  chargeOn: ChargeOn;
+}
+
+const SETTLED: Promise<void> = Promise.resolve();
+const noop = (): void => {};
+
+// A symbol-keyed property rather than a WeakMap: set and read on every metered request.
+const SETTLEMENT = Symbol('tollgate.settlement');
+type TrackedResponse = ServerResponse & { [SETTLEMENT]?: RequestSettlement };
 
 /**
- * The settlement of a response, created on first use and settled by the response itself:
- * `finish` → `finished` with the status code; `close` before `finish` → `aborted` (the
- * client disconnected). Several `meter` gates on one route share it, so they compose.
+ * The settlement of a response, created on first use and settled by the response itself on
+ * `close` (which Node emits after `finish` too): finished → `finished` with the status code;
+ * closed before finishing → `aborted` (the client disconnected). Several `meter` gates on one
+ * route share it, so they compose.
  *
  * @example
  * responseSettlement(res).add(reservation, 'success');
  */
 export function responseSettlement(res: ServerResponse, onError?: SettlementErrorHandler): RequestSettlement {
-  let settlement = settlements.get(res);
+  const tracked = res as TrackedResponse;
+  let settlement = tracked[SETTLEMENT];
   if (settlement === undefined) {
     const created = new RequestSettlement(onError);
     settlement = created;
-    settlements.set(res, created);
-    res.once('finish', () => void created.settle({ kind: 'finished', status: res.statusCode }));
-    res.once('close', () => {
-      if (!res.writableFinished) void created.settle({ kind: 'aborted' });
-    });
-    // An async gate may resolve after the client already left: no event will come any more.
+    tracked[SETTLEMENT] = created;
     if (res.writableFinished) void created.settle({ kind: 'finished', status: res.statusCode });
+    // An async gate may resolve after the client already left: no event will come any more.
     else if (res.destroyed || res.closed) void created.settle({ kind: 'aborted' });
+    else res.once('close', () => void created.settle(outcomeOf(res)));
   } else {
     settlement.setErrorHandler(onError);
   }
   return settlement;
+}
+
+function outcomeOf(res: ServerResponse): RequestOutcome {
+  return res.writableFinished ? { kind: 'finished', status: res.statusCode } : { kind: 'aborted' };
 }
 
 /**
@@ -139,5 +165,5 @@ export function responseSettlement(res: ServerResponse, onError?: SettlementErro
  * existingSettlement(res)?.settle({ kind: 'denied' });
  */
 export function existingSettlement(res: ServerResponse): RequestSettlement | undefined {
-  return settlements.get(res);
+  return (res as TrackedResponse)[SETTLEMENT];
 }

@@ -21,9 +21,13 @@ const MAX_SF_DECIMAL = 999_999_999_999.999;
 
 /** An sf-string, or undefined when the id has characters an sf-string cannot carry. */
 function sfString(value: string): string | undefined {
+  // The usual id (printable, no quote or backslash) needs no escaping: skip the replace.
+  if (PLAIN_SF_STRING.test(value)) return `"${value}"`;
   if (/[^\x20-\x7e]/.test(value)) return undefined;
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
+
+const PLAIN_SF_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 function sfInteger(value: number): string {
   return String(Math.min(MAX_SF_INTEGER, Math.max(0, Math.floor(value))));
@@ -49,6 +53,8 @@ function sfDecimal(value: number): string {
  * // { RateLimit: '"sms";r=41', 'Tollgate-Remaining': '"sms";r=41.5' }
  */
 export function usageHeaders(decisions: readonly Decision[]): Record<string, string> {
+  // One metered gate on the route is the usual case, and this runs per request.
+  if (decisions.length === 1) return singleUsageHeaders(decisions[0]!);
   const limits: string[] = [];
   const exact: string[] = [];
   const seen = new Set<string>();
@@ -66,4 +72,15 @@ export function usageHeaders(decisions: readonly Decision[]): Record<string, str
   }
   if (limits.length === 0) return {};
   return { RateLimit: limits.join(', '), [REMAINING_HEADER]: exact.join(', ') };
+}
+
+function singleUsageHeaders(decision: Decision): Record<string, string> {
+  const remaining = decision.remaining;
+  if (remaining === undefined || !Number.isFinite(remaining)) return {};
+  const name = sfString(decision.featureId);
+  if (name === undefined) return {};
+  return {
+    RateLimit: `${name};r=${sfInteger(remaining)}`,
+    [REMAINING_HEADER]: `${name};r=${sfDecimal(remaining)}`,
+  };
 }
