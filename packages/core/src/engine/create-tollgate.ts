@@ -521,7 +521,8 @@ class Engine implements Tollgate {
     let overflow: Charge[] | undefined;
     for (const charge of charges) {
       if (!this.#closed && this.#meter.record(charge.target, charge.units)) continue;
-      (overflow ??= []).push(charge);
+      overflow ??= [];
+      overflow.push(charge);
     }
     return overflow === undefined ? SETTLED : this.#writeThrough(overflow);
   }

@@ -84,7 +84,10 @@ export class RequestSettlement {
     }
     const entry = { reservation, chargeOn };
     if (this.#first === undefined) this.#first = entry;
-    else (this.#more ??= []).push(entry);
+    else {
+      this.#more ??= [];
+      this.#more.push(entry);
+    }
   }
 
   /** Commit or release every reservation for this outcome. Never rejects. */
