@@ -46,6 +46,27 @@ async function coldKeyCoalescing(server, keys = 100, perKey = 50) {
   return { keys, perKey, checks: calls.length, allowed: decisions.filter((d) => d.allowed).length, requests };
 }
 
+/** Latency of a cache miss answered by the service over loopback, one at a time (no queueing). */
+async function missLatency(server, count = 1000) {
+  const tollgate = createTollgate({
+    provider: licensarioProvider({
+      baseUrl: server.url,
+      apiKey: CREDENTIALS.key,
+      apiSecret: CREDENTIALS.secret,
+    }),
+    cache: { max: 1 },
+  });
+  const micros = [];
+  for (let i = 0; i < count; i++) {
+    const started = process.hrtime.bigint();
+    await tollgate.check({ externalUserId: subjectName(i % 100) }, 'reports');
+    micros.push(Number(process.hrtime.bigint() - started) / 1000);
+  }
+  await tollgate.close();
+  micros.sort((a, b) => a - b);
+  return { count, p50: micros[count >> 1] / 1000, p99: micros[Math.floor(count * 0.99)] / 1000 };
+}
+
 /** Sync-mode authreps of 1 unit per second, 32 in flight, against one provider. */
 async function syncAuthrepRate(provider, subjects) {
   const tollgate = createTollgate({ provider, meter: { mode: 'sync' } });
@@ -73,6 +94,7 @@ await pool(subjects, 16, (id) => server.provider.ensureLicense({ externalUserId:
 const result = {
   heap: await heapOfCachedDecisions(),
   coalescing: await coldKeyCoalescing(server),
+  miss: await missLatency(server),
   syncInProcess: await syncAuthrepRate(server.provider, subjects),
   syncOverHttp: await syncAuthrepRate(
     licensarioProvider({ baseUrl: server.url, apiKey: CREDENTIALS.key, apiSecret: CREDENTIALS.secret }),

@@ -229,14 +229,16 @@ app process's own CPU time per request (\`process.cpuUsage()\` across the run), 
 limited it: on a 2-core machine the load generator and the service compete for the other core.
 
 Cold misses: every request of the last variant is a cache miss answered by the service over
-loopback; the latency it adds per miss (p50, against bare Express in the same round) is
-**${byId['express-cold'].addedP50.toFixed(2)} ms**.
+loopback. Under this load (32 connections against one embedded service) a miss adds
+**${byId['express-cold'].addedP50.toFixed(2)} ms** at p50 against bare Express in the same round, most of it
+queueing at the service; unloaded, one miss costs the figure in the next table.
 
 ## Other figures
 
 | Measure | Value |
 |---|---:|
 | Heap held by ${extra.heap.count.toLocaleString('en')} cached decisions (${extra.heap.cached.toLocaleString('en')} still cached) | ${mb(extra.heap.bytes)} MB |
+| Latency of one cache miss answered by the service over loopback, unloaded (${extra.miss.count.toLocaleString('en')} sequential checks), p50 / p99 | ${extra.miss.p50.toFixed(2)} / ${extra.miss.p99.toFixed(2)} ms |
 | Cold-key coalescing: ${extra.coalescing.checks.toLocaleString('en')} concurrent checks of ${extra.coalescing.keys} cold keys → requests at the service | ${extra.coalescing.requests} |
 | Service sync authrep throughput, embedded store, in process (32 in flight) | ${extra.syncInProcess.opsPerSecond.toLocaleString('en')} ops/s |
 | Service sync authrep throughput, embedded store, over HTTP on loopback (32 in flight) | ${extra.syncOverHttp.opsPerSecond.toLocaleString('en')} ops/s |
