@@ -123,12 +123,16 @@ export function createGates(options: GatesOptions): Gates {
     requireFeature(featureId, planId, gateOptions) {
       assertGateArgs('requireFeature', featureId, planId);
       const onDenied = gateOptions?.onDenied ?? gateOnDenied;
-      return async function tollgateRequireFeature(ctx, next) {
-        const checked = runtime.check(ctx, featureId, planId);
-        const decision = isPromiseLike(checked) ? await checked : checked;
+      const conclude = (ctx: Context, next: () => Promise<unknown>, decision: Decision): Promise<unknown> => {
         attach(ctx, decision);
-        if (decision.allowed) return next();
-        return deny(onDenied, decision, ctx);
+        return decision.allowed ? next() : deny(onDenied, decision, ctx);
+      };
+      // Not an async function: a cache hit goes straight to next() without a promise of its own.
+      return function tollgateRequireFeature(ctx, next) {
+        const checked = runtime.check(ctx, featureId, planId);
+        return isPromiseLike(checked)
+          ? Promise.resolve(checked).then((decision) => conclude(ctx, next, decision))
+          : conclude(ctx, next, checked);
       };
     },
 

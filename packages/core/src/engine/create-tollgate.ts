@@ -10,7 +10,7 @@ import { fromUnits, parseUsage, toUnits, type UsageItem } from './amount.js';
 import { Backend } from './backend.js';
 import { Circuit } from './circuit.js';
 import { DecisionCache } from './decision-cache.js';
-import { Decisions, type Lookup, toDecision } from './decisions.js';
+import { Decisions, type Lookup, noSubjectDecision, toDecision } from './decisions.js';
 import { Emitter } from './events.js';
 import { Ledger } from './ledger.js';
 import { type ExactWrite, lineKey, Meter, type MeterTarget } from './meter.js';
@@ -276,14 +276,7 @@ class Engine implements Tollgate {
   }
 
   #noSubject(subject: Subject, featureId: string, planId: string | undefined): Decision {
-    return this.#emitDecision(subject, {
-      allowed: false,
-      reason: 'no_subject',
-      featureId,
-      ...(planId === undefined ? {} : { planId }),
-      source: 'cache',
-      ageMs: 0,
-    });
+    return this.#emitDecision(subject, noSubjectDecision(featureId, planId));
   }
 
   #charge(subject: Subject, sk: string, item: UsageItem, planId: string | undefined): Charge {

@@ -181,3 +181,17 @@ export function toDecision(
   }
   return decision;
 }
+
+/**
+ * The decision for a request that names no subject (401 `no_subject`), decided locally with
+ * no cache or service involved: `source: 'backend'` and `ageMs: 0`, as fresh as it gets.
+ * The engine and the gates both answer with this one.
+ *
+ * @example
+ * noSubjectDecision('reports'); // { allowed: false, reason: 'no_subject', featureId: 'reports', … }
+ */
+export function noSubjectDecision(featureId: string, planId?: string): Decision {
+  const decision: Decision = { allowed: false, reason: 'no_subject', featureId, source: 'backend', ageMs: 0 };
+  if (planId !== undefined) decision.planId = planId;
+  return decision;
+}

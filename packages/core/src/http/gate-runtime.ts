@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { createTollgate } from '../engine/create-tollgate.js';
+import { noSubjectDecision } from '../engine/decisions.js';
 import type { Decision, Logger, Reservation, Tollgate, TollgateOptions } from '../engine/types.js';
 import { ConfigurationError, hasErrorCode, isTollgateError } from '../errors.js';
 import type { Subject } from '../types.js';
@@ -124,19 +125,6 @@ export function assertGateArgs(gate: string, featureId: unknown, planId: unknown
       `${gate}("${featureId}", planId): planId must be a non-empty string or omitted.`,
     );
   }
-}
-
-/**
- * The decision for a request that names no subject: 401 `no_subject`, decided locally
- * (`source: 'backend'` and `ageMs: 0` because it is as fresh as it gets).
- *
- * @example
- * noSubjectDecision('reports'); // { allowed: false, reason: 'no_subject', featureId: 'reports', … }
- */
-export function noSubjectDecision(featureId: string, planId?: string): Decision {
-  const decision: Decision = { allowed: false, reason: 'no_subject', featureId, source: 'backend', ageMs: 0 };
-  if (planId !== undefined) decision.planId = planId;
-  return decision;
 }
 
 /**

@@ -2,11 +2,12 @@
  * The HTTP rules both framework adapters share (packages/core/src/http/README.md).
  */
 
+export { noSubjectDecision } from '../engine/decisions.js';
 export { prefersHtml } from './accept.js';
 export type { AmountSource } from './amount.js';
 export { assertAmountSource, isValidAmount, resolveAmount } from './amount.js';
 export type { GateOptionsBase, GateRuntime, GateRuntimeOptions, MeterResult } from './gate-runtime.js';
-export { assertGateArgs, createGateRuntime, noSubjectDecision } from './gate-runtime.js';
+export { assertGateArgs, createGateRuntime } from './gate-runtime.js';
 export type { RequestOutcome, SettlementErrorHandler } from './lifecycle.js';
 export { existingSettlement, RequestSettlement, responseSettlement, settlementFor } from './lifecycle.js';
 export type { MaybePromise } from './maybe-promise.js';
