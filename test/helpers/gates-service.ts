@@ -5,10 +5,10 @@
  */
 import { createServer as createNetServer } from 'node:net';
 import { type EntitlementProvider, licensarioProvider, type Subject } from '@tollgate/core';
-import { createServer, type TollgateServer } from '@tollgate/server';
+import type { TollgateServer } from '@tollgate/server';
+import { SERVICE_KEY, SERVICE_SECRET, startLicensarioService } from './licensario-service.js';
 
 const DAY_MS = 86_400_000;
-const CREDENTIALS = { key: 'gates-key', secret: 'gates-secret' };
 
 /** Plans of the table: `pro` grants everything; `monthly` expires; `team` only for plan checks. */
 export const GATES_CATALOG = {
@@ -45,17 +45,12 @@ export interface GatesService {
  */
 export async function startGatesService(): Promise<GatesService> {
   let offsetMs = 0;
-  const server = await createServer({
-    catalog: GATES_CATALOG,
-    port: 0,
-    credentials: [CREDENTIALS],
-    clock: { now: () => Date.now() + offsetMs },
-  });
-  const provider = licensarioProvider({
-    baseUrl: server.url,
-    apiKey: CREDENTIALS.key,
-    apiSecret: CREDENTIALS.secret,
-  });
+  const service = await startLicensarioService(
+    GATES_CATALOG,
+    {},
+    { clock: { now: () => Date.now() + offsetMs } },
+  );
+  const { server, provider } = service;
   let counter = 0;
   const local = server.provider;
   return {
@@ -77,10 +72,7 @@ export async function startGatesService(): Promise<GatesService> {
       await local.setAllocation(subject, featureId, available);
     },
     available: async (subject, featureId) => (await local.getAllocation(subject, featureId)).available,
-    close: async () => {
-      await provider.close?.();
-      await server.close();
-    },
+    close: () => service.close(),
   };
 }
 
@@ -99,8 +91,8 @@ export async function unreachableProvider(): Promise<EntitlementProvider> {
   if (address === null || typeof address === 'string') throw new Error('no port');
   return licensarioProvider({
     baseUrl: `http://127.0.0.1:${address.port}`,
-    apiKey: CREDENTIALS.key,
-    apiSecret: CREDENTIALS.secret,
+    apiKey: SERVICE_KEY,
+    apiSecret: SERVICE_SECRET,
     timeoutMs: 500,
   });
 }

@@ -3,7 +3,7 @@
  * for tests that go through the HTTP client. Close it in teardown.
  */
 import { type LicensarioProvider, type LicensarioProviderOptions, licensarioProvider } from '@tollgate/core';
-import { type CatalogSource, createServer, type TollgateServer } from '@tollgate/server';
+import { type CatalogSource, createServer, type ServerOptions, type TollgateServer } from '@tollgate/server';
 
 export const SERVICE_KEY = 'test-key';
 export const SERVICE_SECRET = 'test-secret-5d1c9a';
@@ -29,8 +29,10 @@ export interface LicensarioService {
 export async function startLicensarioService(
   catalog: CatalogSource,
   options: Partial<LicensarioProviderOptions> = {},
+  serverOptions: Pick<ServerOptions, 'clock'> = {},
 ): Promise<LicensarioService> {
   const server = await createServer({
+    ...serverOptions,
     catalog,
     port: 0,
     credentials: [{ key: SERVICE_KEY, secret: SERVICE_SECRET }],

@@ -185,7 +185,7 @@ export function createGateRuntime<Req>(options: GateRuntimeOptions<Req>): GateRu
           const reservation =
             tollgate.reserveCached(subject, usage, reserveOptions) ??
             tollgate.reserve(subject, usage, reserveOptions);
-          return chain(reservation, (r) => toMeterResult(r, featureId));
+          return chain(reservation, (r) => toMeterResult(r, featureId, onSettlementError));
         });
       });
     try {
@@ -224,12 +224,16 @@ export function createGateRuntime<Req>(options: GateRuntimeOptions<Req>): GateRu
 }
 
 /** The reservation's decision for the metered feature; a denied reservation is given back. */
-function toMeterResult(reservation: Reservation, featureId: string): MeterResult {
+function toMeterResult(
+  reservation: Reservation,
+  featureId: string,
+  onSettlementError: SettlementErrorHandler,
+): MeterResult {
   const usageDecision = reservation.decision;
   const decision = usageDecision.decisions.find((d) => d.featureId === featureId) ?? usageDecision;
   if (!usageDecision.allowed) {
     // Nothing should be held for a denial, but release is idempotent and makes sure.
-    void reservation.release().catch(() => undefined);
+    reservation.release().catch((error: unknown) => onSettlementError(error, 'release'));
     return { kind: 'denied', decision: decision.allowed ? usageDecision : decision };
   }
   return { kind: 'allowed', decision, reservation };
