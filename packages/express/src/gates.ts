@@ -11,13 +11,14 @@ import {
   createGateRuntime,
   type Decision,
   existingSettlement,
+  forEachUsageHeader,
   type GateRuntimeOptions,
+  type GateState,
   isPromiseLike,
   type MaybePromise,
   type MeterResult,
   responseSettlement,
   type Tollgate,
-  usageHeaders,
 } from '@tollgate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { sendSpec } from './respond.js';
@@ -113,10 +114,11 @@ export function createGates(options: GatesOptions): Gates {
   const defaultOnDenied: OnDenied = (decision, _req, res) => sendSpec(res, runtime.denial(decision));
   const gateOnDenied = options.onDenied ?? defaultOnDenied;
 
-  const attach = (req: Request, res: Response, decision: Decision): void => {
+  const attach = (req: Request, res: Response, decision: Decision): GateState => {
     const state = runtime.record(req.tollgate, decision);
     req.tollgate = state;
     res.locals.tollgate = state;
+    return state;
   };
 
   const deny = (
@@ -190,14 +192,13 @@ export function createGates(options: GatesOptions): Gates {
               sendSpec(res, result.response);
               return;
             }
-            attach(req, res, result.decision);
+            const state = attach(req, res, result.decision);
             if (result.kind === 'denied') {
               deny(onDenied, result.decision, req, res, next);
               return;
             }
             responseSettlement(res, runtime.onSettlementError).add(result.reservation, chargeOn);
-            const decisions = Object.values(req.tollgate?.decisions ?? {});
-            for (const [name, value] of Object.entries(usageHeaders(decisions))) res.setHeader(name, value);
+            forEachUsageHeader(state.decisions, (name, value) => res.setHeader(name, value));
             next();
           },
           next,

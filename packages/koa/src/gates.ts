@@ -11,11 +11,12 @@ import {
   createGateRuntime,
   type Decision,
   existingSettlement,
+  forEachUsageHeader,
   type GateRuntimeOptions,
+  type GateState,
   isPromiseLike,
   responseSettlement,
   type Tollgate,
-  usageHeaders,
 } from '@tollgate/core';
 import type { Context, Middleware } from 'koa';
 import { sendSpec } from './respond.js';
@@ -106,8 +107,10 @@ export function createGates(options: GatesOptions): Gates {
   const defaultOnDenied: OnDenied = (decision, ctx) => sendSpec(ctx, runtime.denial(decision));
   const gateOnDenied = options.onDenied ?? defaultOnDenied;
 
-  const attach = (ctx: Context, decision: Decision): void => {
-    ctx.state.tollgate = runtime.record(ctx.state.tollgate, decision);
+  const attach = (ctx: Context, decision: Decision): GateState => {
+    const state = runtime.record(ctx.state.tollgate, decision);
+    ctx.state.tollgate = state;
+    return state;
   };
 
   const deny = async (onDenied: OnDenied, decision: Decision, ctx: Context): Promise<void> => {
@@ -150,12 +153,12 @@ export function createGates(options: GatesOptions): Gates {
           sendSpec(ctx, result.response);
           return;
         }
-        attach(ctx, result.decision);
+        const state = attach(ctx, result.decision);
         if (result.kind === 'denied') return deny(onDenied, result.decision, ctx);
 
         const settlement = responseSettlement(ctx.res, runtime.onSettlementError);
         settlement.add(result.reservation, chargeOn);
-        ctx.set(usageHeaders(Object.values(ctx.state.tollgate?.decisions ?? {})));
+        forEachUsageHeader(state.decisions, (name, value) => ctx.set(name, value));
         try {
           await next();
         } catch (error) {

@@ -12,6 +12,7 @@ import type { Usage } from './types.js';
 /** Decimal places kept: amounts are exact to 1e-9. */
 const SCALE_DIGITS = 9;
 const SCALE = 10n ** BigInt(SCALE_DIGITS);
+const MAX_SAFE_UNITS = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * Integer nano-units of a finite number, rounded half away from zero at the 9th decimal.
@@ -20,6 +21,8 @@ const SCALE = 10n ** BigInt(SCALE_DIGITS);
  * toUnits(0.1); // 100000000n
  */
 export function toUnits(value: number): bigint {
+  // Whole amounts ("1 SMS") are the usual charge, once per metered request: skip the parse.
+  if (Number.isSafeInteger(value)) return BigInt(value) * SCALE;
   const text = String(Math.abs(value));
   const match = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(text);
   if (!match) throw new RangeError(`not a finite number: ${text}`);
@@ -48,11 +51,12 @@ export function toUnits(value: number): bigint {
  * fromUnits(toUnits(0.1) + toUnits(0.2)); // 0.3
  */
 export function fromUnits(units: bigint): number {
+  // While units is exactly representable, one IEEE division is correctly rounded (and exact
+  // for whole amounts), with no BigInt division: this runs on every metered request.
+  if (units <= MAX_SAFE_UNITS && units >= -MAX_SAFE_UNITS) return Number(units) / 1e9;
   const whole = units / SCALE;
   const frac = units % SCALE;
   if (frac === 0n) return Number(whole);
-  // Number(units) / 1e9 is correctly rounded while units is exactly representable.
-  if (units <= 9007199254740991n && units >= -9007199254740991n) return Number(units) / 1e9;
   return Number(`${whole}.${(frac < 0n ? -frac : frac).toString().padStart(SCALE_DIGITS, '0')}`);
 }
 

@@ -15,6 +15,7 @@ import { Emitter } from './events.js';
 import { Ledger } from './ledger.js';
 import { type ExactWrite, lineKey, Meter, type MeterTarget } from './meter.js';
 import { type Config, resolveConfig } from './options.js';
+import { SETTLED } from './settled.js';
 import { subjectKey } from './subject-key.js';
 import type {
   Decision,
@@ -364,7 +365,10 @@ class Engine implements Tollgate {
       this.#usageDecision(decisions, usage),
       { settled: !allowed },
       () => this.#commit(charges),
-      async () => this.#releaseLocal(charges),
+      () => {
+        this.#releaseLocal(charges);
+        return SETTLED;
+      },
     );
   }
 
@@ -615,5 +619,3 @@ function reservation(
     release: () => once(release),
   };
 }
-
-const SETTLED: Promise<void> = Promise.resolve();

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { AllocationExhaustedError, type HttpError, isTollgateError } from '../errors.js';
 import type { Allocation, Subject } from '../types.js';
-import { fromUnits } from './amount.js';
+import { fromUnits, toUnits } from './amount.js';
 import { type Backend, isServiceFailure } from './backend.js';
 import type { Emitter } from './events.js';
 import type { Ledger } from './ledger.js';
@@ -79,6 +79,8 @@ export class Meter {
   #exactRunning: Promise<void> | undefined;
   #deadline: number | undefined;
   readonly stats = { usageDropped: 0, flushOk: 0, flushFailed: 0 };
+  /** `maxBatchSize` in units, so `record` (once per metered request) compares bigints. */
+  readonly #maxBatchUnits: bigint;
 
   constructor(
     private readonly config: Config,
@@ -86,7 +88,9 @@ export class Meter {
     private readonly emitter: Emitter,
     private readonly ledger: Ledger,
     private readonly onSync: SyncListener,
-  ) {}
+  ) {
+    this.#maxBatchUnits = toUnits(config.meter.maxBatchSize);
+  }
 
   get size(): number {
     return this.#pending.size + this.#exact.length;
@@ -116,12 +120,7 @@ export class Meter {
       this.#pending.set(key, pending);
     }
     pending.queued += units;
-    if (
-      fromUnits(pending.queued) >= this.config.meter.maxBatchSize &&
-      !pending.inflight &&
-      !this.#stopped &&
-      this.#skip === 0
-    ) {
+    if (pending.queued >= this.#maxBatchUnits && !pending.inflight && !this.#stopped && this.#skip === 0) {
       this.#drain(key, pending).catch((error: unknown) =>
         this.config.logger.error({ err: error }, 'tollgate: a usage flush failed unexpectedly'),
       );
