@@ -182,7 +182,7 @@ if (only) {
   // A subset is for investigating (e.g. with BENCH_PROFILE): print, leave docs/ alone.
   for (const r of rows) {
     process.stdout.write(
-      `${r.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ratio ${r.ratio.toFixed(3)}, app CPU ${r.cpuPerRequest.toFixed(1)} µs/req (ratio ${r.cpuRatio.toFixed(3)}, +${r.addedCpu.toFixed(1)} µs)\n`,
+      `${r.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ratio ${r.ratio.toFixed(3)}, app CPU ${r.cpuPerRequest.toFixed(1)} µs/req (ratio ${r.cpuRatio.toFixed(3)}, +${r.addedCpu.toFixed(1)} µs), backend ${((r.backend / r.requests) * 1000).toFixed(2)}/1k\n`,
     );
   }
   process.exit(0);

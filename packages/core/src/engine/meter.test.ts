@@ -89,6 +89,27 @@ describe('batched metering', () => {
     expect(o.adjustments.map((a) => a.usage)).toEqual([10]);
   });
 
+  it('sends each key once per interval: usage queued during its flush waits for the next tick', async () => {
+    const o = observed();
+    const tollgate = openTollgate({ provider: o.provider, meter: { flushIntervalMs: 1000 } });
+    await tollgate.authrep(alice, { sms: 3 });
+    // While the flush of 3 is at the service, the key keeps being used.
+    o.sabotage(async (apply) => {
+      await tollgate.authrep(alice, { sms: 2 });
+      return apply();
+    });
+    await vi.advanceTimersByTimeAsync(1000);
+    o.sabotage(undefined);
+    expect(o.adjustments.map((a) => a.usage)).toEqual([3]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(o.adjustments.map((a) => a.usage)).toEqual([3, 2]);
+    // An explicit flush() still sends everything, however it arrived.
+    await tollgate.authrep(alice, { sms: 1 });
+    await tollgate.flush();
+    expect(o.adjustments.map((a) => a.usage)).toEqual([3, 2, 1]);
+    expect((await o.memory.getAllocation(alice, 'sms')).used).toBe(6);
+  });
+
   it('puts a failed batch back and resends it with the same idempotency key, counted once', async () => {
     const o = observed();
     const tollgate = openTollgate({

@@ -121,7 +121,7 @@ export class Meter {
     }
     pending.queued += units;
     if (pending.queued >= this.#maxBatchUnits && !pending.inflight && !this.#stopped && this.#skip === 0) {
-      this.#drain(key, pending).catch((error: unknown) =>
+      this.#drain(key, pending, 1).catch((error: unknown) =>
         this.config.logger.error({ err: error }, 'tollgate: a usage flush failed unexpectedly'),
       );
     }
@@ -200,7 +200,9 @@ export class Meter {
       return;
     }
     this.#ticking = true;
-    this.#flushAll()
+    // One send per key per tick: under steady traffic a key always has more queued by the time
+    // its flush returns, and chasing it would triple the writes (the next tick takes it).
+    this.#flushAll(1)
       .catch((error: unknown) =>
         this.config.logger.error({ err: error }, 'tollgate: a usage flush failed unexpectedly'),
       )
@@ -209,7 +211,7 @@ export class Meter {
       });
   }
 
-  async #flushAll(): Promise<void> {
+  async #flushAll(sendsPerKey = 3): Promise<void> {
     const keys = [...this.#pending.entries()];
     // A few at a time: a backlog after an outage must not open thousands of sockets at once.
     const concurrency = 8;
@@ -217,7 +219,7 @@ export class Meter {
     const worker = async () => {
       while (next < keys.length) {
         const [key, pending] = keys[next++]!;
-        await this.#drain(key, pending);
+        await this.#drain(key, pending, sendsPerKey);
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
@@ -228,9 +230,9 @@ export class Meter {
    * Flushes one key until it is empty or a flush fails, in at most a few sends: a key that keeps
    * receiving usage must not keep one `flush()` (or one tick) busy forever; the rest goes next time.
    */
-  async #drain(key: string, pending: Pending): Promise<void> {
+  async #drain(key: string, pending: Pending, maxSends: number): Promise<void> {
     // A batch being retried, then what was queued meanwhile, then what arrived during that.
-    for (let sends = 0; sends < 3; ) {
+    for (let sends = 0; sends < maxSends; ) {
       if (pending.inflight) {
         await pending.inflight;
         continue;
@@ -239,7 +241,8 @@ export class Meter {
         if (this.#pending.get(key) === pending) this.#pending.delete(key);
         return;
       }
-      sends += 1;
+      // A batch being retried is not counted: what was queued before it still goes now.
+      if (!pending.batch) sends += 1;
       pending.inflight = this.#send(pending).finally(() => {
         pending.inflight = undefined;
       });
