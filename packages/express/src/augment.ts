@@ -7,8 +7,11 @@ import type { GateState } from '@tollgate/core';
 declare global {
   namespace Express {
     interface Request {
-      /** Decisions of the Tollgate gates that ran on this request (set by `@tollgate/express`). */
-      tollgate?: GateState;
+      /**
+       * Decisions of the Tollgate gates that ran on this request (set by `@tollgate/express`).
+       * Clear it with `req.tollgate = undefined`: it is an accessor, so `delete` leaves it.
+       */
+      tollgate?: GateState | undefined;
     }
     interface Locals {
       /** Same as `req.tollgate`, for templates rendered with `res.locals`. */

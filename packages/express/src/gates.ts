@@ -21,6 +21,7 @@ import {
   type Tollgate,
 } from '@tollgate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { prepareRequestState } from './request-state.js';
 import { sendSpec } from './respond.js';
 import './augment.js';
 
@@ -115,6 +116,7 @@ export function createGates(options: GatesOptions): Gates {
   const gateOnDenied = options.onDenied ?? defaultOnDenied;
 
   const attach = (req: Request, res: Response, decision: Decision): GateState => {
+    prepareRequestState(req);
     const state = runtime.record(req.tollgate, decision);
     req.tollgate = state;
     res.locals.tollgate = state;
