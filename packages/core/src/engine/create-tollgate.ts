@@ -9,11 +9,11 @@ import type { Allocation, Subject } from '../types.js';
 import { fromUnits, parseUsage, toUnits, type UsageItem } from './amount.js';
 import { Backend } from './backend.js';
 import { Circuit } from './circuit.js';
-import { DecisionCache } from './decision-cache.js';
+import { type ChargeKeys, DecisionCache } from './decision-cache.js';
 import { Decisions, type Lookup, noSubjectDecision, toDecision } from './decisions.js';
 import { Emitter } from './events.js';
 import { Ledger } from './ledger.js';
-import { type ExactWrite, lineKey, Meter, type MeterTarget } from './meter.js';
+import { chargeKeys, type ExactWrite, lineKey, Meter, type MeterTarget } from './meter.js';
 import { type Config, resolveConfig } from './options.js';
 import { SETTLED } from './settled.js';
 import { subjectKey } from './subject-key.js';
@@ -39,6 +39,8 @@ interface Charge {
   applied?: string;
   /** Sync: a decrement whose outcome is unknown, queued for replay; its refund hangs here. */
   pending?: ExactWrite;
+  /** Batched: where the charge is booked (from the cache entry when there is one). */
+  keys?: ChargeKeys;
 }
 
 const NOOP_RESERVATION_STATE = { settled: true };
@@ -355,7 +357,9 @@ class Engine implements Tollgate {
           decisions[i]!.remaining = entry.view > 0n ? fromUnits(entry.view) : 0;
         }
         const charge = this.#charge(subject, sk, item, planId);
-        this.#ledger.hold(lineKey(sk, item.featureId), item.units);
+        charge.keys =
+          entry === undefined ? chargeKeys(charge.target) : (entry.keys ??= chargeKeys(charge.target));
+        this.#ledger.hold(charge.keys.line, item.units);
         charge.held = true;
         charges.push(charge);
       });
@@ -517,7 +521,7 @@ class Engine implements Tollgate {
     // The usual batched commit only queues: finish it without an async frame (per request).
     let overflow: Charge[] | undefined;
     for (const charge of charges) {
-      if (!this.#closed && this.#meter.record(charge.target, charge.units)) continue;
+      if (!this.#closed && this.#meter.record(charge.target, charge.units, charge.keys?.meter)) continue;
       overflow ??= [];
       overflow.push(charge);
     }
@@ -552,7 +556,7 @@ class Engine implements Tollgate {
   #releaseLocal(charges: Charge[]): void {
     for (const charge of charges) {
       const { subjectKey: sk, featureId, planId } = charge.target;
-      this.#ledger.unhold(lineKey(sk, featureId), charge.units);
+      this.#ledger.unhold(charge.keys?.line ?? lineKey(sk, featureId), charge.units);
       const entry = this.#cache.any(this.#cache.key(sk, featureId, planId));
       if (entry?.view !== undefined) entry.view += charge.units;
     }

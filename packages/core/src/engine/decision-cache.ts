@@ -18,6 +18,16 @@ export interface CacheEntry {
   fetchedAt: number;
   /** Metered features: the local view of remaining units (service's answer − our outstanding usage). */
   view: bigint | undefined;
+  /** Ledger and meter keys of this (subject, feature, plan), built on its first charge and reused. */
+  keys: ChargeKeys | undefined;
+}
+
+/** Map keys a charge of one (subject, feature, plan) is booked under. */
+export interface ChargeKeys {
+  /** The ledger line: (subject, feature). */
+  line: string;
+  /** The meter's queue: (subject, feature, plan). */
+  meter: string;
 }
 
 const SEP = '\u0000';

@@ -105,7 +105,7 @@ export class Decisions {
       verdict.remainingUnits === undefined
         ? undefined
         : verdict.remainingUnits - this.ledger.outstanding(line) - meanwhile;
-    const fresh: CacheEntry = { verdict, fetchedAt: now, view };
+    const fresh: CacheEntry = { verdict, fetchedAt: now, view, keys: undefined };
     const { ttlMs, negativeTtlMs } = this.config.cache;
     // A cached "allowed" never outlives the earliest expiry among the licences it rests on.
     const ttl = verdict.allowed

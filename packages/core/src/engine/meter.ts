@@ -14,6 +14,7 @@ import { AllocationExhaustedError, type HttpError, isTollgateError } from '../er
 import type { Allocation, Subject } from '../types.js';
 import { fromUnits, toUnits } from './amount.js';
 import { type Backend, isServiceFailure } from './backend.js';
+import type { ChargeKeys } from './decision-cache.js';
 import type { Emitter } from './events.js';
 import type { Ledger } from './ledger.js';
 import type { Config } from './options.js';
@@ -56,6 +57,18 @@ export interface ExactWrite extends MeterTarget {
  * lineKey('e:u1', 'sms');
  */
 export const lineKey = (subjectKey: string, featureId: string) => `${subjectKey}${SEP}${featureId}`;
+
+/**
+ * The ledger and meter keys of a target. Cache entries keep theirs (`CacheEntry.keys`), so a
+ * metered request does not build and hash the same strings again.
+ *
+ * @example
+ * chargeKeys({ subject, subjectKey: 'e:u1', featureId: 'sms', planId: undefined }).line; // 'e:u1\u0000sms'
+ */
+export function chargeKeys(target: Omit<MeterTarget, 'subject'>): ChargeKeys {
+  const line = lineKey(target.subjectKey, target.featureId);
+  return { line, meter: `${line}${SEP}${target.planId ?? ''}` };
+}
 
 const authFailure = (error: unknown) =>
   isTollgateError(error) &&
@@ -111,8 +124,7 @@ export class Meter {
    * Queues usage the ledger already holds. Returns `false` (and queues nothing) when
    * `maxPendingKeys` is reached and this is a new key: the caller then writes through.
    */
-  record(target: MeterTarget, units: bigint): boolean {
-    const key = `${target.subjectKey}${SEP}${target.featureId}${SEP}${target.planId ?? ''}`;
+  record(target: MeterTarget, units: bigint, key = chargeKeys(target).meter): boolean {
     let pending = this.#pending.get(key);
     if (!pending) {
       if (this.size >= this.config.meter.maxPendingKeys) return false;
