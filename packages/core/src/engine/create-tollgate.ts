@@ -357,9 +357,13 @@ class Engine implements Tollgate {
           decisions[i]!.remaining = entry.view > 0n ? fromUnits(entry.view) : 0;
         }
         const charge = this.#charge(subject, sk, item, planId);
-        charge.keys =
-          entry === undefined ? chargeKeys(charge.target) : (entry.keys ??= chargeKeys(charge.target));
-        this.#ledger.hold(charge.keys.line, item.units);
+        let keys = entry?.keys;
+        if (keys === undefined) {
+          keys = chargeKeys(charge.target);
+          if (entry !== undefined) entry.keys = keys;
+        }
+        charge.keys = keys;
+        this.#ledger.hold(keys.line, item.units);
         charge.held = true;
         charges.push(charge);
       });
