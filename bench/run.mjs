@@ -10,8 +10,10 @@ import autocannon from 'autocannon';
 import { METER_SUBJECTS, SUBJECTS, subjectName } from './common.mjs';
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+// Many short rounds rather than a few long ones: the median of per-round ratios is what
+// resists a noisy (virtual) machine, and each round sees every variant under the same drift.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+const DURATION = Number(process.env.BENCH_DURATION ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 
 const ALL_VARIANTS = [
