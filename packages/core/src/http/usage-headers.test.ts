@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import type { Decision } from '../engine/types.js';
+import { forEachUsageHeader, usageHeaders } from './usage-headers.js';
+
+const decision = (featureId: string, remaining?: number): Decision => ({
+  featureId,
+  allowed: true,
+  reason: 'licensed',
+  source: 'cache',
+  ageMs: 0,
+  ...(remaining === undefined ? {} : { remaining }),
+});
+
+const collected = (decisions: Record<string, Decision>) => {
+  const headers: Record<string, string> = {};
+  forEachUsageHeader(decisions, (name, value) => {
+    headers[name] = value;
+  });
+  return headers;
+};
+
+describe('forEachUsageHeader', () => {
+  it.each([
+    ['one metered feature', { sms: decision('sms', 41) }],
+    ['a decimal allocation', { sms: decision('sms', 12.3806) }],
+    ['a boolean feature (no remaining)', { reports: decision('reports') }],
+    ['a feature id that needs escaping', { 'a"b': decision('a"b', 2) }],
+    ['a feature id an sf-string cannot carry', { é: decision('é', 2) }],
+    ['two metered gates', { sms: decision('sms', 41.5), mms: decision('mms', 2) }],
+    ['a metered and a boolean gate', { reports: decision('reports'), sms: decision('sms', 7) }],
+    ['no gate', {}],
+  ])('sets the same headers as usageHeaders: %s', (_name, decisions: Record<string, Decision>) => {
+    expect(collected(decisions)).toEqual(usageHeaders(Object.values(decisions)));
+  });
+
+  it('writes the draft RateLimit field and the exact remaining for one feature', () => {
+    expect(collected({ sms: decision('sms', 41.5) })).toEqual({
+      RateLimit: '"sms";r=41',
+      'Tollgate-Remaining': '"sms";r=41.5',
+    });
+  });
+});
