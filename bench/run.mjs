@@ -1,6 +1,6 @@
 // `pnpm bench`: the cost of a gate, as ratios to the bare framework measured in the same run.
 // The service, each app variant and the load generator (autocannon, here) are separate
-// processes on loopback; variants are interleaved (A B C … A B C …) so machine drift hits
+// processes on loopback; variants are interleaved (A B C … B C A …) so machine drift hits
 // every variant alike; figures are medians over rounds. Writes docs/benchmarks.md.
 import { execFileSync, fork, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -137,8 +137,14 @@ for (const v of VARIANTS) {
 for (const v of VARIANTS) await load(apps[v.id].port, v.subjects, 2);
 
 const runs = Object.fromEntries(VARIANTS.map((v) => [v.id, []]));
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 for (let round = 1; round <= ROUNDS; round++) {
-  for (const v of VARIANTS) {
+  // Each round starts one variant further along, so no variant always runs right after the
+  // same neighbour (a metered one leaves the service flushing for a moment); a short pause
+  // lets that work finish before the next measurement.
+  const shift = (round - 1) % VARIANTS.length;
+  for (const v of [...VARIANTS.slice(shift), ...VARIANTS.slice(0, shift)]) {
+    await pause(500);
     const before = await service.ask('stats', 'stats');
     const cpuBefore = await apps[v.id].ask('cpu', 'cpuMicros');
     const r = await load(apps[v.id].port, v.subjects, DURATION);
@@ -228,7 +234,7 @@ Written by \`pnpm bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0,
 - Machine: ${os.cpus().length} cores (${cpu}), ${mb(os.totalmem())} MB, ${os.platform()} ${os.release()}
 - ${canPin ? `Pinned with taskset: every app on CPU ${APP_CPUS}; autocannon and the service on CPU ${OTHER_CPUS}.` : 'Not pinned (needs 2+ cores and taskset).'}
 - Node ${process.version}; autocannon ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds,
-  variants interleaved; every figure is the median over rounds. The service, each app and the
+  variants interleaved, the order rotated each round; every figure is the median over rounds. The service, each app and the
   load generator are separate processes on loopback.
 - Requests cycle through ${SUBJECTS.toLocaleString('en')} distinct subjects (metered variants: ${METER_SUBJECTS}, each a
   separate flush key), sent as the \`x-user\` header.
