@@ -142,21 +142,15 @@ export function createGates(options: GatesOptions): Gates {
     if (isPromiseLike(answered)) Promise.resolve(answered).catch(next);
   };
 
-  /** Runs `conclude` now on a plain value (the hot path), or when the promise settles. */
-  const settleThen = <T>(
-    value: () => MaybePromise<T>,
-    conclude: (resolved: T) => void,
+  /** The slow path of a gate: `conclude` once the promise settles, a rejection to `next(err)`. */
+  const whenSettled = <T>(
+    pending: PromiseLike<T>,
+    conclude: (req: Request, res: Response, next: NextFunction, value: T) => void,
+    req: Request,
+    res: Response,
     next: NextFunction,
-  ) => {
-    let result: MaybePromise<T>;
-    try {
-      result = value();
-    } catch (error) {
-      next(error);
-      return;
-    }
-    if (isPromiseLike(result)) Promise.resolve(result).then(conclude, next);
-    else conclude(result);
+  ): void => {
+    Promise.resolve(pending).then((value) => conclude(req, res, next, value), next);
   };
 
   return {
@@ -166,16 +160,22 @@ export function createGates(options: GatesOptions): Gates {
     requireFeature(featureId, planId, gateOptions) {
       assertGateArgs('requireFeature', featureId, planId);
       const onDenied = gateOptions?.onDenied ?? gateOnDenied;
+      const conclude = (req: Request, res: Response, next: NextFunction, decision: Decision) => {
+        attach(req, res, decision);
+        if (decision.allowed) next();
+        else deny(onDenied, decision, req, res, next);
+      };
       return function tollgateRequireFeature(req, res, next) {
-        settleThen(
-          () => runtime.check(req, featureId, planId),
-          (decision) => {
-            attach(req, res, decision);
-            if (decision.allowed) next();
-            else deny(onDenied, decision, req, res, next);
-          },
-          next,
-        );
+        let checked: MaybePromise<Decision>;
+        try {
+          checked = runtime.check(req, featureId, planId);
+        } catch (error) {
+          next(error);
+          return;
+        }
+        // A cached decision (the hot path) concludes now, without a closure or a promise.
+        if (isPromiseLike(checked)) whenSettled(checked, conclude, req, res, next);
+        else conclude(req, res, next, checked);
       };
     },
 
@@ -185,26 +185,31 @@ export function createGates(options: GatesOptions): Gates {
       const onDenied = gateOptions?.onDenied ?? gateOnDenied;
       const chargeOn = gateOptions?.chargeOn ?? runtime.chargeOn;
       const planId = gateOptions?.planId;
+      const conclude = (req: Request, res: Response, next: NextFunction, result: MeterResult) => {
+        if (result.kind === 'invalid_amount') {
+          void existingSettlement(res)?.settle({ kind: 'denied' });
+          sendSpec(res, result.response);
+          return;
+        }
+        const state = attach(req, res, result.decision);
+        if (result.kind === 'denied') {
+          deny(onDenied, result.decision, req, res, next);
+          return;
+        }
+        responseSettlement(res, runtime.onSettlementError).add(result.reservation, chargeOn);
+        forEachUsageHeader(state.decisions, (name, value) => res.setHeader(name, value));
+        next();
+      };
       return function tollgateMeter(req, res, next) {
-        settleThen(
-          () => runtime.meter(req, featureId, amount, planId),
-          (result: MeterResult) => {
-            if (result.kind === 'invalid_amount') {
-              void existingSettlement(res)?.settle({ kind: 'denied' });
-              sendSpec(res, result.response);
-              return;
-            }
-            const state = attach(req, res, result.decision);
-            if (result.kind === 'denied') {
-              deny(onDenied, result.decision, req, res, next);
-              return;
-            }
-            responseSettlement(res, runtime.onSettlementError).add(result.reservation, chargeOn);
-            forEachUsageHeader(state.decisions, (name, value) => res.setHeader(name, value));
-            next();
-          },
-          next,
-        );
+        let metered: MaybePromise<MeterResult>;
+        try {
+          metered = runtime.meter(req, featureId, amount, planId);
+        } catch (error) {
+          next(error);
+          return;
+        }
+        if (isPromiseLike(metered)) whenSettled(metered, conclude, req, res, next);
+        else conclude(req, res, next, metered);
       };
     },
   };

@@ -31,6 +31,12 @@ export interface ChargeKeys {
 }
 
 const SEP = '\u0000';
+// Passed to every get so lru-cache does not allocate its default `{}` (once per cached check).
+// lru-cache stores its diagnostics `status` on the options it is given: cleared before each
+// get, so a subscriber to its channel still gets a fresh one per call.
+const GET_OPTIONS: { status: undefined } = { status: undefined };
+// Typed by lru-cache as `status?: Status`; an explicit undefined is what makes it make a new one.
+const getOptions = GET_OPTIONS as unknown as LRUCache.GetOptions<string, CacheEntry, unknown>;
 
 /**
  * The bounded decision cache with O(1) per-subject invalidation.
@@ -65,13 +71,18 @@ export class DecisionCache {
 
   /** The cache key of (subject, feature, plan) under the subject's current generation. */
   key(subjectKey: string, featureId: string, planId: string | undefined): string {
-    const generation = this.#generations.get(subjectKey) ?? this.#baseGeneration;
+    // Until a subject is invalidated there is nothing to look up.
+    const generation =
+      this.#generations.size === 0
+        ? this.#baseGeneration
+        : (this.#generations.get(subjectKey) ?? this.#baseGeneration);
     return `${subjectKey}${SEP}${generation}${SEP}${featureId}${SEP}${planId ?? ''}`;
   }
 
   /** A fresh entry, or `undefined` (missing or past its TTL). */
   fresh(key: string): CacheEntry | undefined {
-    const entry = this.#lru.get(key);
+    GET_OPTIONS.status = undefined;
+    const entry = this.#lru.get(key, getOptions);
     // The TTL is already capped at the licence expiry; this guards the last millisecond.
     if (entry?.verdict.validUntil !== undefined && entry.verdict.validUntil <= this.#clock.now())
       return undefined;

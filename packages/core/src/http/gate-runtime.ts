@@ -158,11 +158,21 @@ export function createGateRuntime<Req>(options: GateRuntimeOptions<Req>): GateRu
   const upgradeUrlFor = (decision: Decision): string | undefined =>
     typeof upgradeUrl === 'function' ? upgradeUrl(decision) : upgradeUrl;
 
-  const check = (req: Req, featureId: string, planId?: string): MaybePromise<Decision> =>
-    chain(subjectOf(req), (subject) => {
-      if (subject === undefined) return noSubjectDecision(featureId, planId);
-      return tollgate.checkCached(subject, featureId, planId) ?? tollgate.check(subject, featureId, planId);
-    });
+  const checkFor = (
+    subject: Subject | undefined,
+    featureId: string,
+    planId?: string,
+  ): MaybePromise<Decision> => {
+    if (subject === undefined) return noSubjectDecision(featureId, planId);
+    return tollgate.checkCached(subject, featureId, planId) ?? tollgate.check(subject, featureId, planId);
+  };
+  // No closure on the hot path (a synchronous subject and a cached decision): this runs per request.
+  const check = (req: Req, featureId: string, planId?: string): MaybePromise<Decision> => {
+    const subject = subjectOf(req);
+    return isPromiseLike(subject)
+      ? Promise.resolve(subject).then((s) => checkFor(s, featureId, planId))
+      : checkFor(subject, featureId, planId);
+  };
 
   const meter = (
     req: Req,
