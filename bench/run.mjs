@@ -185,6 +185,9 @@ const rows = VARIANTS.map((v) => {
     p50: median(own.map((r) => r.p50)),
     p99: median(own.map((r) => r.p99)),
     ratio: median(ratios),
+    // The spread over rounds: on a noisy machine a single median can mislead.
+    ratioMin: Math.min(...ratios),
+    ratioMax: Math.max(...ratios),
     cpuPerRequest: median(own.map((r) => r.cpuPerRequest)),
     cpuRatio: median(cpuRatios),
     addedCpu: median(addedCpu),
@@ -199,7 +202,7 @@ if (only) {
   // A subset is for investigating (e.g. with BENCH_PROFILE): print, leave docs/ alone.
   for (const r of rows) {
     process.stdout.write(
-      `${r.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ratio ${r.ratio.toFixed(3)}, app CPU ${r.cpuPerRequest.toFixed(1)} µs/req (ratio ${r.cpuRatio.toFixed(3)}, +${r.addedCpu.toFixed(1)} µs), backend ${((r.backend / r.requests) * 1000).toFixed(2)}/1k\n`,
+      `${r.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ratio ${r.ratio.toFixed(3)} (${r.ratioMin.toFixed(3)}–${r.ratioMax.toFixed(3)}), app CPU ${r.cpuPerRequest.toFixed(1)} µs/req (ratio ${r.cpuRatio.toFixed(3)}, +${r.addedCpu.toFixed(1)} µs), backend ${((r.backend / r.requests) * 1000).toFixed(2)}/1k\n`,
     );
   }
   process.exit(0);
@@ -239,13 +242,14 @@ Written by \`pnpm bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0,
 - Requests cycle through ${SUBJECTS.toLocaleString('en')} distinct subjects (metered variants: ${METER_SUBJECTS}, each a
   separate flush key), sent as the \`x-user\` header.
 
-| Variant | req/s | p50 ms | p99 ms | ratio to bare | app CPU µs/request | CPU ratio to bare | non-2xx | backend requests / 1k requests |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| Variant | req/s | p50 ms | p99 ms | ratio to bare | ratio, min–max over rounds | app CPU µs/request | CPU ratio to bare | non-2xx | backend requests / 1k requests |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 `;
 for (const r of rows) {
   const ratio = r.id === r.base ? '1 (baseline)' : r.ratio.toFixed(3);
   const cpuRatio = r.id === r.base ? '1 (baseline)' : r.cpuRatio.toFixed(3);
-  md += `| ${r.label} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${ratio} | ${r.cpuPerRequest.toFixed(1)} | ${cpuRatio} | ${r.failed} | ${((r.backend / r.requests) * 1000).toFixed(2)} |\n`;
+  const spread = r.id === r.base ? '' : `${r.ratioMin.toFixed(3)}–${r.ratioMax.toFixed(3)}`;
+  md += `| ${r.label} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${ratio} | ${spread} | ${r.cpuPerRequest.toFixed(1)} | ${cpuRatio} | ${r.failed} | ${((r.backend / r.requests) * 1000).toFixed(2)} |\n`;
 }
 md += `
 "ratio to bare" is throughput against the bare framework in the same round. "app CPU" is the
