@@ -32,10 +32,10 @@ export interface ChargeKeys {
 
 const SEP = '\u0000';
 // Passed to every get so lru-cache does not allocate its default `{}` (once per cached check).
-// lru-cache stores its diagnostics `status` on the options it is given: cleared before each
-// get, so a subscriber to its channel still gets a fresh one per call.
+// lru-cache stores its diagnostics `status` on the options it is given; `fresh` clears it
+// before each get, so a subscriber to lru-cache's channel still gets a new one per call. The
+// cast: lru-cache types `status` as optional, and exactOptionalPropertyTypes refuses undefined.
 const GET_OPTIONS: { status: undefined } = { status: undefined };
-// Typed by lru-cache as `status?: Status`; an explicit undefined is what makes it make a new one.
 const getOptions = GET_OPTIONS as unknown as LRUCache.GetOptions<string, CacheEntry, unknown>;
 
 /**
