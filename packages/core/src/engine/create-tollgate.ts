@@ -331,8 +331,12 @@ class Engine implements Tollgate {
     usage: Usage,
     planId: string | undefined,
   ): Reservation {
+    // Plain loops, not map/every/forEach with closures: this runs for every metered request.
     const now = this.#config.clock.now();
-    const decisions = items.map((item, i) => {
+    const decisions: Decision[] = [];
+    let allowed = true;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
       const lookup = lookups[i]!;
       const decision = toDecision(lookup, item.featureId, planId, this.#config.failMode, now);
       if (lookup.source === 'fallback') this.#fallback(subject, item.featureId);
@@ -341,32 +345,30 @@ class Engine implements Tollgate {
         decision.allowed = false;
         decision.reason = 'exhausted';
       }
-      return decision;
-    });
-    const allowed = decisions.every((d) => d.allowed);
+      if (!decision.allowed) allowed = false;
+      decisions.push(decision);
+    }
     const charges: Charge[] = [];
-    if (allowed) {
-      items.forEach((item, i) => {
-        const lookup = lookups[i]!;
-        const entry = lookup.entry;
-        // Boolean features have nothing to charge; metered ones (or unknown, when failing
-        // open) are charged.
-        if (entry !== undefined && entry.view === undefined) return;
-        if (entry?.view !== undefined) {
-          entry.view -= item.units;
-          decisions[i]!.remaining = entry.view > 0n ? fromUnits(entry.view) : 0;
-        }
-        const charge = this.#charge(subject, sk, item, planId);
-        let keys = entry?.keys;
-        if (keys === undefined) {
-          keys = chargeKeys(charge.target);
-          if (entry !== undefined) entry.keys = keys;
-        }
-        charge.keys = keys;
-        this.#ledger.hold(keys.line, item.units);
-        charge.held = true;
-        charges.push(charge);
-      });
+    for (let i = 0; allowed && i < items.length; i++) {
+      const item = items[i]!;
+      const entry = lookups[i]!.entry;
+      // Boolean features have nothing to charge; metered ones (or unknown, when failing
+      // open) are charged.
+      if (entry !== undefined && entry.view === undefined) continue;
+      if (entry?.view !== undefined) {
+        entry.view -= item.units;
+        decisions[i]!.remaining = entry.view > 0n ? fromUnits(entry.view) : 0;
+      }
+      const charge = this.#charge(subject, sk, item, planId);
+      let keys = entry?.keys;
+      if (keys === undefined) {
+        keys = chargeKeys(charge.target);
+        if (entry !== undefined) entry.keys = keys;
+      }
+      charge.keys = keys;
+      this.#ledger.hold(keys.line, item.units);
+      charge.held = true;
+      charges.push(charge);
     }
     for (const decision of decisions) this.#emitDecision(subject, decision);
     return reservation(

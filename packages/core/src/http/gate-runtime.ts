@@ -11,7 +11,7 @@ import { ConfigurationError, hasErrorCode, isTollgateError } from '../errors.js'
 import type { Subject } from '../types.js';
 import { type AmountSource, resolveAmount } from './amount.js';
 import type { SettlementErrorHandler } from './lifecycle.js';
-import { chain, isPromiseLike, type MaybePromise } from './maybe-promise.js';
+import { isPromiseLike, type MaybePromise } from './maybe-promise.js';
 import { denialResponse, invalidAmountResponse } from './problem.js';
 import type { ChargeOn, GateState, HttpResponseSpec } from './types.js';
 
@@ -180,30 +180,50 @@ export function createGateRuntime<Req>(options: GateRuntimeOptions<Req>): GateRu
     amountSource: AmountSource<Req>,
     planId?: string,
   ): MaybePromise<MeterResult> => {
-    const invalid = (error: unknown): MeterResult => {
-      if (hasErrorCode(error, 'TOLLGATE_INVALID_AMOUNT')) {
-        return { kind: 'invalid_amount', response: invalidAmountResponse(featureId) };
-      }
-      throw error;
-    };
-    const reserveOptions = planId === undefined ? {} : { planId };
-    const run = (): MaybePromise<MeterResult> =>
-      chain(subjectOf(req), (subject) => {
-        if (subject === undefined) return { kind: 'denied', decision: noSubjectDecision(featureId, planId) };
-        return chain(resolveAmount(amountSource, req, featureId), (amount) => {
-          const usage = { [featureId]: amount };
-          const reservation =
-            tollgate.reserveCached(subject, usage, reserveOptions) ??
-            tollgate.reserve(subject, usage, reserveOptions);
-          return chain(reservation, (r) => toMeterResult(r, featureId, onSettlementError));
-        });
-      });
     try {
-      const result = run();
-      return isPromiseLike(result) ? Promise.resolve(result).catch(invalid) : result;
+      const subject = subjectOf(req);
+      const result = isPromiseLike(subject)
+        ? Promise.resolve(subject).then((s) => meterFor(req, s, featureId, amountSource, planId))
+        : meterFor(req, subject, featureId, amountSource, planId);
+      return isPromiseLike(result)
+        ? Promise.resolve(result).catch((error: unknown) => invalidAmount(error, featureId))
+        : result;
     } catch (error) {
-      return invalid(error);
+      return invalidAmount(error, featureId);
     }
+  };
+
+  /** The rest of `meter` once the subject is known; no closure while everything is synchronous. */
+  const meterFor = (
+    req: Req,
+    subject: Subject | undefined,
+    featureId: string,
+    amountSource: AmountSource<Req>,
+    planId: string | undefined,
+  ): MaybePromise<MeterResult> => {
+    if (subject === undefined) return { kind: 'denied', decision: noSubjectDecision(featureId, planId) };
+    const amount = resolveAmount(amountSource, req, featureId);
+    if (isPromiseLike(amount)) {
+      return Promise.resolve(amount).then((resolved) => reserveFor(subject, featureId, resolved, planId));
+    }
+    return reserveFor(subject, featureId, amount, planId);
+  };
+
+  const reserveFor = (
+    subject: Subject,
+    featureId: string,
+    amount: number,
+    planId: string | undefined,
+  ): MaybePromise<MeterResult> => {
+    // Assigned, not a computed key in the literal: the cheaper shape, once per metered request.
+    const usage: Record<string, number> = {};
+    usage[featureId] = amount;
+    const reserveOptions = planId === undefined ? NO_OPTIONS : { planId };
+    const cached = tollgate.reserveCached(subject, usage, reserveOptions);
+    if (cached !== undefined) return toMeterResult(cached, featureId, onSettlementError);
+    return tollgate
+      .reserve(subject, usage, reserveOptions)
+      .then((r) => toMeterResult(r, featureId, onSettlementError));
   };
 
   const onSettlementError: SettlementErrorHandler = (error, action) => {
@@ -231,6 +251,16 @@ export function createGateRuntime<Req>(options: GateRuntimeOptions<Req>): GateRu
     onSettlementError,
     close: () => (ownsTollgate ? tollgate.close() : Promise.resolve()),
   };
+}
+
+const NO_OPTIONS: { planId?: string } = Object.freeze({});
+
+/** A bad amount becomes a 400 `invalid_amount` answer; anything else propagates. */
+function invalidAmount(error: unknown, featureId: string): MeterResult {
+  if (hasErrorCode(error, 'TOLLGATE_INVALID_AMOUNT')) {
+    return { kind: 'invalid_amount', response: invalidAmountResponse(featureId) };
+  }
+  throw error;
 }
 
 /** The reservation's decision for the metered feature; a denied reservation is given back. */
