@@ -215,6 +215,16 @@ const extra = JSON.parse(
     .pop(),
 );
 
+// Bytes allocated per gated call, in process: stable where CPU time is noisy (see alloc.mjs).
+const alloc = JSON.parse(
+  execFileSync(process.execPath, ['--expose-gc', '--max-semi-space-size=256', here('alloc.mjs')], {
+    encoding: 'utf8',
+  })
+    .trim()
+    .split('\n')
+    .pop(),
+);
+
 const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1);
 const targets = [
   ['cache-hit `requireFeature` (Express) ≥ 0.95 of bare', byId['express-require'].ratio, 0.95],
@@ -278,6 +288,8 @@ queueing at the service; unloaded, one miss costs the figure in the next table.
 | Cold-key coalescing: ${extra.coalescing.checks.toLocaleString('en')} concurrent checks of ${extra.coalescing.keys} cold keys → requests at the service | ${extra.coalescing.requests} |
 | Service sync authrep throughput, embedded store, in process (32 in flight) | ${extra.syncInProcess.opsPerSecond.toLocaleString('en')} ops/s |
 | Service sync authrep throughput, embedded store, over HTTP on loopback (32 in flight) | ${extra.syncOverHttp.opsPerSecond.toLocaleString('en')} ops/s |
+| Bytes allocated per cached \`requireFeature\`, Express / Koa gate (in process, over the same request objects without a gate) | ${alloc['express-require'].toLocaleString('en')} / ${alloc['koa-require'].toLocaleString('en')} B |
+| Bytes allocated per metered request, Express gate, batched (in process, settled, no flush) | ${alloc['express-meter-batched'].toLocaleString('en')} B |
 
 ## Targets
 
