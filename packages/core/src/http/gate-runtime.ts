@@ -217,7 +217,10 @@ export function createGateRuntime<Req>(options: GateRuntimeOptions<Req>): GateRu
   ): MaybePromise<MeterResult> => {
     // Assigned, not a computed key in the literal: the cheaper shape, once per metered request.
     const usage: Record<string, number> = {};
-    usage[featureId] = amount;
+    // Assigning `__proto__` would set the prototype, not a property: define that one instead.
+    if (featureId === '__proto__')
+      Object.defineProperty(usage, featureId, { value: amount, enumerable: true });
+    else usage[featureId] = amount;
     const reserveOptions = planId === undefined ? NO_OPTIONS : { planId };
     const cached = tollgate.reserveCached(subject, usage, reserveOptions);
     if (cached !== undefined) return toMeterResult(cached, featureId, onSettlementError);
