@@ -53,8 +53,6 @@ function sfDecimal(value: number): string {
  * // { RateLimit: '"sms";r=41', 'Tollgate-Remaining': '"sms";r=41.5' }
  */
 export function usageHeaders(decisions: readonly Decision[]): Record<string, string> {
-  // One metered gate on the route is the usual case, and this runs per request.
-  if (decisions.length === 1) return singleUsageHeaders(decisions[0]!);
   const limits: string[] = [];
   const exact: string[] = [];
   const seen = new Set<string>();
@@ -63,10 +61,9 @@ export function usageHeaders(decisions: readonly Decision[]): Record<string, str
     const decision = decisions[i];
     if (decision === undefined || seen.has(decision.featureId)) continue;
     seen.add(decision.featureId);
-    const remaining = decision.remaining;
-    if (remaining === undefined || !Number.isFinite(remaining)) continue;
-    const name = sfString(decision.featureId);
+    const name = usageName(decision);
     if (name === undefined) continue;
+    const remaining = decision.remaining as number;
     limits.unshift(`${name};r=${sfInteger(remaining)}`);
     exact.unshift(`${name};r=${sfDecimal(remaining)}`);
   }
@@ -94,21 +91,18 @@ export function forEachUsageHeader(
     }
     only = decisions[featureId];
   }
-  const remaining = only?.remaining;
-  if (remaining === undefined || !Number.isFinite(remaining)) return;
-  const name = sfString(only!.featureId);
+  if (only === undefined) return;
+  const name = usageName(only);
   if (name === undefined) return;
+  // usageName vouched for a finite `remaining`.
+  const remaining = only.remaining as number;
   set('RateLimit', `${name};r=${sfInteger(remaining)}`);
   set(REMAINING_HEADER, `${name};r=${sfDecimal(remaining)}`);
 }
 
-function singleUsageHeaders(decision: Decision): Record<string, string> {
+/** The sf-string name of a decision that gets usage headers: a finite `remaining` and an id an sf-string can carry. */
+function usageName(decision: Decision): string | undefined {
   const remaining = decision.remaining;
-  if (remaining === undefined || !Number.isFinite(remaining)) return {};
-  const name = sfString(decision.featureId);
-  if (name === undefined) return {};
-  return {
-    RateLimit: `${name};r=${sfInteger(remaining)}`,
-    [REMAINING_HEADER]: `${name};r=${sfDecimal(remaining)}`,
-  };
+  if (remaining === undefined || !Number.isFinite(remaining)) return undefined;
+  return sfString(decision.featureId);
 }
