@@ -142,15 +142,27 @@ export function createGates(options: GatesOptions): Gates {
     if (isPromiseLike(answered)) Promise.resolve(answered).catch(next);
   };
 
-  /** The slow path of a gate: `conclude` once the promise settles, a rejection to `next(err)`. */
-  const whenSettled = <T>(
-    pending: PromiseLike<T>,
+  /**
+   * One gate step: `compute` (made once per gate) for this request, then `conclude` at once on
+   * a plain value — the hot path, with no closure or promise per request — or once the promise
+   * settles. A throw or rejection goes to `next(err)`.
+   */
+  const step = <T>(
+    compute: (req: Request) => MaybePromise<T>,
     conclude: (req: Request, res: Response, next: NextFunction, value: T) => void,
     req: Request,
     res: Response,
     next: NextFunction,
   ): void => {
-    Promise.resolve(pending).then((value) => conclude(req, res, next, value), next);
+    let value: MaybePromise<T>;
+    try {
+      value = compute(req);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    if (isPromiseLike(value)) Promise.resolve(value).then((v) => conclude(req, res, next, v), next);
+    else conclude(req, res, next, value);
   };
 
   return {
@@ -165,17 +177,9 @@ export function createGates(options: GatesOptions): Gates {
         if (decision.allowed) next();
         else deny(onDenied, decision, req, res, next);
       };
+      const check = (req: Request) => runtime.check(req, featureId, planId);
       return function tollgateRequireFeature(req, res, next) {
-        let checked: MaybePromise<Decision>;
-        try {
-          checked = runtime.check(req, featureId, planId);
-        } catch (error) {
-          next(error);
-          return;
-        }
-        // A cached decision (the hot path) concludes now, without a closure or a promise.
-        if (isPromiseLike(checked)) whenSettled(checked, conclude, req, res, next);
-        else conclude(req, res, next, checked);
+        step(check, conclude, req, res, next);
       };
     },
 
@@ -200,16 +204,9 @@ export function createGates(options: GatesOptions): Gates {
         forEachUsageHeader(state.decisions, (name, value) => res.setHeader(name, value));
         next();
       };
+      const reserve = (req: Request) => runtime.meter(req, featureId, amount, planId);
       return function tollgateMeter(req, res, next) {
-        let metered: MaybePromise<MeterResult>;
-        try {
-          metered = runtime.meter(req, featureId, amount, planId);
-        } catch (error) {
-          next(error);
-          return;
-        }
-        if (isPromiseLike(metered)) whenSettled(metered, conclude, req, res, next);
-        else conclude(req, res, next, metered);
+        step(reserve, conclude, req, res, next);
       };
     },
   };
