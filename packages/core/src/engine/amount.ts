@@ -82,8 +82,11 @@ export function parseUsage(usage: Usage): UsageItem[] {
       { amount: usage },
     );
   }
-  const items: UsageItem[] = [];
-  for (const featureId of Object.keys(usage)) {
+  const featureIds = Object.keys(usage);
+  // Sized up front: a first push would reserve room for 17 (once per metered request).
+  const items = new Array<UsageItem>(featureIds.length);
+  for (let i = 0; i < featureIds.length; i++) {
+    const featureId = featureIds[i]!;
     const amount = usage[featureId];
     if (typeof amount !== 'number' || !Number.isFinite(amount) || amount <= 0) {
       throw new InvalidAmountError(
@@ -98,7 +101,7 @@ export function parseUsage(usage: Usage): UsageItem[] {
         { amount, featureId },
       );
     }
-    items.push({ featureId, amount, units });
+    items[i] = { featureId, amount, units };
   }
   if (items.length === 0) {
     throw new InvalidAmountError('usage is empty: pass at least one featureId → amount, e.g. { sms: 1 }.', {

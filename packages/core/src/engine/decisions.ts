@@ -163,18 +163,59 @@ export function toDecision(
           ageMs: 0,
         };
   }
-  const { verdict, view, fetchedAt } = lookup.entry;
-  const decision: Decision = {
-    allowed: verdict.allowed,
-    reason: verdict.reason,
-    featureId,
-    source: lookup.source,
-    ageMs: lookup.source === 'backend' ? 0 : now - fetchedAt,
-  };
-  if (verdict.planId !== undefined) decision.planId = verdict.planId;
-  if (verdict.licenseId !== undefined) decision.licenseId = verdict.licenseId;
-  if (verdict.expiresAt !== undefined) decision.expiresAt = verdict.expiresAt;
-  if (view !== undefined && (verdict.reason === 'licensed' || verdict.reason === 'exhausted')) {
+  return entryDecision(lookup.entry, lookup.source, featureId, now);
+}
+
+/**
+ * The public decision for one feature from a cache entry (a lookup that found one).
+ *
+ * @example
+ * entryDecision(entry, 'cache', 'reports', Date.now()); // { allowed: true, reason: 'licensed', … }
+ */
+export function entryDecision(
+  entry: CacheEntry,
+  source: Exclude<DecisionSource, 'fallback'>,
+  featureId: string,
+  now: number,
+): Decision {
+  const { verdict, view, fetchedAt } = entry;
+  const ageMs = source === 'backend' ? 0 : now - fetchedAt;
+  const { planId: grantedPlan, licenseId, expiresAt } = verdict;
+  const metered = view !== undefined && (verdict.reason === 'licensed' || verdict.reason === 'exhausted');
+  if (grantedPlan !== undefined && licenseId !== undefined && expiresAt !== undefined) {
+    // The usual answer, a licence that grants the feature: one literal with every field, in
+    // the order of the general case below, instead of an object that grows field by field
+    // (this runs for every gated request).
+    if (!metered) {
+      return {
+        allowed: verdict.allowed,
+        reason: verdict.reason,
+        featureId,
+        source,
+        ageMs,
+        planId: grantedPlan,
+        licenseId,
+        expiresAt,
+      };
+    }
+    const allowed = view > 0n;
+    return {
+      allowed,
+      reason: allowed ? 'licensed' : 'exhausted',
+      featureId,
+      source,
+      ageMs,
+      planId: grantedPlan,
+      licenseId,
+      expiresAt,
+      remaining: allowed ? fromUnits(view) : 0,
+    };
+  }
+  const decision: Decision = { allowed: verdict.allowed, reason: verdict.reason, featureId, source, ageMs };
+  if (grantedPlan !== undefined) decision.planId = grantedPlan;
+  if (licenseId !== undefined) decision.licenseId = licenseId;
+  if (expiresAt !== undefined) decision.expiresAt = expiresAt;
+  if (metered) {
     decision.allowed = view > 0n;
     decision.reason = decision.allowed ? 'licensed' : 'exhausted';
     decision.remaining = view > 0n ? fromUnits(view) : 0;

@@ -1,0 +1,84 @@
+/**
+ * The `Reservation` object `reserve`/`reserveCached` return: a decision, and a commit and a
+ * release of which only the first call does anything.
+ *
+ * One class instead of closures built per call: a batched metered request creates one
+ * reservation, and its closures (with their contexts) were a good part of what it allocated.
+ */
+import { SETTLED } from './settled.js';
+import type { Reservation, UsageDecision } from './types.js';
+
+/**
+ * How the charges of a reservation are committed or given back. One object per engine and
+ * mode, shared by every reservation; `charges` is what each reservation carries.
+ */
+export interface Settler<T> {
+  commit(charges: T): Promise<void>;
+  release(charges: T): Promise<void>;
+}
+
+/** A settler with nothing to do: denied reservations, and ones already settled. */
+export const NOTHING_TO_SETTLE: Settler<unknown> = { commit: () => SETTLED, release: () => SETTLED };
+
+/**
+ * A reservation whose commit/release run at most once between them. A synchronous throw of
+ * the settler becomes a rejected promise, as from an async function.
+ *
+ * `commit` and `release` are built on first access and kept, so they work detached
+ * (`res.on('finish', reservation.commit)`); the gates call {@link settle} and build neither.
+ *
+ * @example
+ * const r = new OnceReservation(decision, false, settler, charges);
+ * await r.commit(); await r.release(); // the release is a no-op
+ */
+export class OnceReservation<T> implements Reservation {
+  readonly decision: UsageDecision;
+  #settled: boolean;
+  readonly #settler: Settler<T>;
+  readonly #charges: T;
+  #commit: (() => Promise<void>) | undefined;
+  #release: (() => Promise<void>) | undefined;
+
+  /** `settled`: already settled (nothing may run any more), e.g. a denial. */
+  constructor(decision: UsageDecision, settled: boolean, settler: Settler<T>, charges: T) {
+    this.decision = decision;
+    this.#settled = settled;
+    this.#settler = settler;
+    this.#charges = charges;
+    this.#commit = undefined;
+    this.#release = undefined;
+  }
+
+  get commit(): () => Promise<void> {
+    this.#commit ??= () => this.settle(true);
+    return this.#commit;
+  }
+
+  get release(): () => Promise<void> {
+    this.#release ??= () => this.settle(false);
+    return this.#release;
+  }
+
+  /** Commits (`true`) or releases (`false`); a no-op after the first call of either. */
+  settle(commit: boolean): Promise<void> {
+    if (this.#settled) return SETTLED;
+    this.#settled = true;
+    try {
+      return commit ? this.#settler.commit(this.#charges) : this.#settler.release(this.#charges);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+}
+
+/**
+ * Commits or releases any `Reservation`; the engine's own settle without building their
+ * detached `commit`/`release` functions (once per metered request in the gates).
+ *
+ * @example
+ * await settleReservation(reservation, 'commit');
+ */
+export function settleReservation(reservation: Reservation, action: 'commit' | 'release'): Promise<void> {
+  if (reservation instanceof OnceReservation) return reservation.settle(action === 'commit');
+  return action === 'commit' ? reservation.commit() : reservation.release();
+}
