@@ -34,6 +34,11 @@ import './augment.js';
  */
 export type OnDenied = (decision: Decision, req: Request, res: Response, next: NextFunction) => unknown;
 
+// Defined once: a closure over `res` would be allocated on every metered request.
+const setHeader = (name: string, value: string, res: Response): void => {
+  res.setHeader(name, value);
+};
+
 /**
  * Options of {@link createGates}: either `tollgate` (an instance from `createTollgate`) or
  * `provider` plus any `createTollgate` options, and the request → subject mapping.
@@ -201,7 +206,7 @@ export function createGates(options: GatesOptions): Gates {
           return;
         }
         responseSettlement(res, runtime.onSettlementError).add(result.reservation, chargeOn);
-        forEachUsageHeader(state.decisions, (name, value) => res.setHeader(name, value));
+        forEachUsageHeader(state.decisions, setHeader, res);
         next();
       };
       const reserve = (req: Request) => runtime.meter(req, featureId, amount, planId);

@@ -3,7 +3,7 @@
  * request checked on every request (a bad result is the client's problem: a 400, no charge).
  */
 import { ConfigurationError, InvalidAmountError } from '../errors.js';
-import { chain, type MaybePromise } from './maybe-promise.js';
+import { isPromiseLike, type MaybePromise } from './maybe-promise.js';
 
 /** A fixed amount, or a function of the framework's request (or Koa context). */
 export type AmountSource<Req> = number | ((req: Req) => MaybePromise<number>);
@@ -47,14 +47,20 @@ export function resolveAmount<Req>(
   req: Req,
   featureId: string,
 ): MaybePromise<number> {
-  const raw = typeof source === 'function' ? source(req) : source;
-  return chain(raw, (amount) => {
-    if (!isValidAmount(amount)) {
-      throw new InvalidAmountError(
-        `The amount function of meter("${featureId}") returned ${String(amount)}; return a finite number > 0.`,
-        { amount, featureId },
-      );
-    }
-    return amount;
-  });
+  // A constant was checked when the gate was created: nothing to do per request.
+  if (typeof source !== 'function') return source;
+  const raw = source(req);
+  return isPromiseLike(raw)
+    ? Promise.resolve(raw).then((amount) => checkedAmount(amount, featureId))
+    : checkedAmount(raw, featureId);
+}
+
+function checkedAmount(amount: unknown, featureId: string): number {
+  if (!isValidAmount(amount)) {
+    throw new InvalidAmountError(
+      `The amount function of meter("${featureId}") returned ${String(amount)}; return a finite number > 0.`,
+      { amount, featureId },
+    );
+  }
+  return amount;
 }

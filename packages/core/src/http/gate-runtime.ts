@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { createTollgate } from '../engine/create-tollgate.js';
 import { noSubjectDecision } from '../engine/decisions.js';
+import { settleReservation } from '../engine/reservation.js';
 import type { Decision, Logger, Reservation, Tollgate, TollgateOptions } from '../engine/types.js';
 import { ConfigurationError, hasErrorCode, isTollgateError } from '../errors.js';
 import type { Subject } from '../types.js';
@@ -273,10 +274,17 @@ function toMeterResult(
   onSettlementError: SettlementErrorHandler,
 ): MeterResult {
   const usageDecision = reservation.decision;
-  const decision = usageDecision.decisions.find((d) => d.featureId === featureId) ?? usageDecision;
+  // A loop, not `find` with a closure: this runs per metered request.
+  let decision: Decision = usageDecision;
+  for (const candidate of usageDecision.decisions) {
+    if (candidate.featureId === featureId) {
+      decision = candidate;
+      break;
+    }
+  }
   if (!usageDecision.allowed) {
     // Nothing should be held for a denial, but release is idempotent and makes sure.
-    reservation.release().catch((error: unknown) => onSettlementError(error, 'release'));
+    settleReservation(reservation, 'release').catch((error: unknown) => onSettlementError(error, 'release'));
     return { kind: 'denied', decision: decision.allowed ? usageDecision : decision };
   }
   return { kind: 'allowed', decision, reservation };

@@ -57,6 +57,35 @@ describe('responseSettlement on a real response', () => {
     expect(reservation.actions).toEqual(['commit']);
   });
 
+  it('settles each of many concurrent responses with its own outcome', async () => {
+    const reservations = new Map<number, ReturnType<typeof recordingReservation>>();
+    const outcomes: Promise<RequestOutcome | undefined>[] = [];
+    const port = await serve((req, res) => {
+      const status = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('status'));
+      const reservation = recordingReservation();
+      reservations.set(status, reservation);
+      responseSettlement(res).add(reservation, 'success');
+      outcomes.push(settled(res));
+      // Finish out of arrival order, so one response's close cannot pass for another's.
+      setTimeout(
+        () => {
+          res.statusCode = status;
+          res.end();
+        },
+        (600 - status) / 10,
+      );
+    });
+    const statuses = [200, 201, 204, 400, 404, 409, 500, 503];
+    await Promise.all(statuses.map((status) => fetch(`http://127.0.0.1:${port}/?status=${status}`)));
+    await Promise.all(outcomes);
+    for (const status of statuses) {
+      expect([status, reservations.get(status)?.actions]).toEqual([
+        status,
+        [status < 400 ? 'commit' : 'release'],
+      ]);
+    }
+  });
+
   it('settles at once when a slow gate resolves after the response already closed', async () => {
     const reservation = recordingReservation();
     const done = new Promise<ServerResponse>((resolve) => {

@@ -4,6 +4,7 @@
  * and Koa both sit on Node's `http.ServerResponse`, so the watching happens here, once.
  */
 import type { ServerResponse } from 'node:http';
+import { settleReservation } from '../engine/reservation.js';
 import { SETTLED } from '../engine/settled.js';
 import type { Reservation } from '../engine/types.js';
 import type { ChargeOn } from './types.js';
@@ -57,8 +58,10 @@ export type SettlementErrorHandler = (error: unknown, action: 'commit' | 'releas
  * await settlement.settle({ kind: 'finished', status: 200 }); // commits
  */
 export class RequestSettlement {
-  // The common route has one `meter`: keep it out of an array (this runs per request).
-  #first: Entry | undefined;
+  // The common route has one `meter`: keep it in two fields, out of an entry and an array
+  // (this runs per request).
+  #first: Reservation | undefined;
+  #firstChargeOn: ChargeOn = 'success';
   #more: Entry[] | undefined;
   #outcome: RequestOutcome | undefined;
   #onError: SettlementErrorHandler | undefined;
@@ -83,11 +86,12 @@ export class RequestSettlement {
       void this.#apply(reservation, settlementFor(this.#outcome, chargeOn));
       return;
     }
-    const entry = { reservation, chargeOn };
-    if (this.#first === undefined) this.#first = entry;
-    else {
+    if (this.#first === undefined) {
+      this.#first = reservation;
+      this.#firstChargeOn = chargeOn;
+    } else {
       this.#more ??= [];
-      this.#more.push(entry);
+      this.#more.push({ reservation, chargeOn });
     }
   }
 
@@ -100,7 +104,7 @@ export class RequestSettlement {
     this.#first = undefined;
     this.#more = undefined;
     if (first === undefined) return SETTLED;
-    const done = this.#apply(first.reservation, settlementFor(outcome, first.chargeOn));
+    const done = this.#apply(first, settlementFor(outcome, this.#firstChargeOn));
     if (more === undefined) return done;
     return Promise.all([
       done,
@@ -112,7 +116,7 @@ export class RequestSettlement {
     // The response is already on its way; a failed charge is the engine's to retry and report.
     const failed = (error: unknown) => this.#onError?.(error, action);
     try {
-      const done = action === 'commit' ? reservation.commit() : reservation.release();
+      const done = settleReservation(reservation, action);
       return done === SETTLED ? SETTLED : done.then(noop, failed);
     } catch (error) {
       failed(error);
@@ -149,7 +153,7 @@ export function responseSettlement(res: ServerResponse, onError?: SettlementErro
     settlements.set(res, created);
     // Node sets `destroyed` (a plain field, cheaper than the getters) before it emits `close`:
     // while it is false, `close` is still to come. `on`, not `once`: it comes once anyway.
-    if (!res.destroyed) res.on('close', () => void created.settle(outcomeOf(res)));
+    if (!res.destroyed) res.on('close', settleOnClose);
     // An async gate may resolve after the response ended or the client left: no event will
     // come any more (or, after `destroy()`, the response can no longer finish).
     else void created.settle(outcomeOf(res));
@@ -157,6 +161,14 @@ export function responseSettlement(res: ServerResponse, onError?: SettlementErro
     settlement.setErrorHandler(onError);
   }
   return settlement;
+}
+
+/**
+ * The `close` listener of every settled response: one function, not a closure per request.
+ * An emitter calls its listeners with `this` set to itself.
+ */
+function settleOnClose(this: ServerResponse): void {
+  void settlements.get(this)?.settle(outcomeOf(this));
 }
 
 function outcomeOf(res: ServerResponse): RequestOutcome {

@@ -33,6 +33,15 @@ describe('forEachUsageHeader', () => {
     expect(collected(decisions)).toEqual(usageHeaders(Object.values(decisions)));
   });
 
+  it.each([
+    ['one metered gate', { sms: decision('sms', 3) }],
+    ['two metered gates', { sms: decision('sms', 3), mms: decision('mms', 1) }],
+  ])('hands the target to the setter with every header: %s', (_name, decisions: Record<string, Decision>) => {
+    const headers = new Map<string, string>();
+    forEachUsageHeader(decisions, (name, value, target) => target.set(name, value), headers);
+    expect(Object.fromEntries(headers)).toEqual(usageHeaders(Object.values(decisions)));
+  });
+
   it('writes the draft RateLimit field and the exact remaining for one feature', () => {
     expect(collected({ sms: decision('sms', 41.5) })).toEqual({
       RateLimit: '"sms";r=41',

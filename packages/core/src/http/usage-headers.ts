@@ -72,21 +72,27 @@ export function usageHeaders(decisions: readonly Decision[]): Record<string, str
 }
 
 /**
- * Calls `set(name, value)` for each usage header of a request's decisions (by feature id, as
- * in `req.tollgate.decisions`): the same headers as {@link usageHeaders}, without building
- * arrays and objects for the usual route with one metered gate.
+ * Calls `set(name, value, target)` for each usage header of a request's decisions (by feature
+ * id, as in `req.tollgate.decisions`): the same headers as {@link usageHeaders}, without
+ * building arrays and objects for the usual route with one metered gate. `target` is handed
+ * to `set` as is, so a setter defined once (not a closure over this request) can reach the
+ * response.
  *
  * @example
- * forEachUsageHeader(req.tollgate.decisions, (name, value) => res.setHeader(name, value));
+ * const setHeader = (name: string, value: string, res: ServerResponse) => res.setHeader(name, value);
+ * forEachUsageHeader(req.tollgate.decisions, setHeader, res);
  */
-export function forEachUsageHeader(
+export function forEachUsageHeader<T = undefined>(
   decisions: Readonly<Record<string, Decision>>,
-  set: (name: string, value: string) => void,
+  set: (name: string, value: string, target: T) => void,
+  target?: T,
 ): void {
   let only: Decision | undefined;
   for (const featureId in decisions) {
     if (only !== undefined) {
-      for (const [name, value] of Object.entries(usageHeaders(Object.values(decisions)))) set(name, value);
+      for (const [name, value] of Object.entries(usageHeaders(Object.values(decisions)))) {
+        set(name, value, target as T);
+      }
       return;
     }
     only = decisions[featureId];
@@ -96,8 +102,8 @@ export function forEachUsageHeader(
   if (name === undefined) return;
   // usageName vouched for a finite `remaining`.
   const remaining = only.remaining as number;
-  set('RateLimit', `${name};r=${sfInteger(remaining)}`);
-  set(REMAINING_HEADER, `${name};r=${sfDecimal(remaining)}`);
+  set('RateLimit', `${name};r=${sfInteger(remaining)}`, target as T);
+  set(REMAINING_HEADER, `${name};r=${sfDecimal(remaining)}`, target as T);
 }
 
 /** The sf-string name of a decision that gets usage headers: a finite `remaining` and an id an sf-string can carry. */
