@@ -114,14 +114,18 @@ export class RequestSettlement {
 
   #apply(reservation: Reservation, action: 'commit' | 'release'): Promise<void> {
     // The response is already on its way; a failed charge is the engine's to retry and report.
-    const failed = (error: unknown) => this.#onError?.(error, action);
     try {
       const done = settleReservation(reservation, action);
-      return done === SETTLED ? SETTLED : done.then(noop, failed);
+      // The failure handler is made only for a settle that is still running, not per request.
+      return done === SETTLED ? SETTLED : done.then(noop, (error: unknown) => this.#failed(error, action));
     } catch (error) {
-      failed(error);
+      this.#failed(error, action);
       return SETTLED;
     }
+  }
+
+  #failed(error: unknown, action: 'commit' | 'release'): void {
+    this.#onError?.(error, action);
   }
 }
 
