@@ -81,6 +81,8 @@ let handler;
 let tollgate;
 if (variant === 'express-bare') handler = expressApp();
 else if (variant === 'express-floor') handler = expressApp(floorMiddleware());
+else if (variant === 'express-noop') handler = expressApp((_req, _res, next) => next());
+else if (variant === 'koa-noop') handler = koaApp((_ctx, next) => next());
 else if (variant === 'koa-bare') handler = koaApp();
 else {
   tollgate = tollgateFor(variant);
@@ -103,6 +105,10 @@ server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }
 
 process.on('message', async (message) => {
   if (message === 'memory') process.send({ heapUsed: process.memoryUsage().heapUsed });
+  if (message === 'drain') {
+    await tollgate?.flush();
+    process.send({ drained: true });
+  }
   if (message === 'cpu') {
     const { user, system } = process.cpuUsage();
     process.send({ cpuMicros: user + system });

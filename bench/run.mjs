@@ -1,7 +1,8 @@
 // `pnpm bench`: the cost of a gate, as ratios to the bare framework measured in the same run.
 // The service, each app variant and the load generator (autocannon, here) are separate
-// processes on loopback; variants are interleaved (A B C … B C A …) so machine drift hits
-// every variant alike; figures are medians over rounds. Writes docs/benchmarks.md.
+// processes on loopback; each variant runs next to a run of its bare framework (A B, then
+// B A), so machine drift hits both alike; figures are medians over rounds. Writes
+// docs/benchmarks.md.
 import { execFileSync, fork, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -21,6 +22,14 @@ const ALL_VARIANTS = [
   {
     id: 'express-require',
     label: 'Express + requireFeature (cache hit)',
+    base: 'express-bare',
+    subjects: SUBJECTS,
+  },
+  {
+    // Not Tollgate: one more middleware that only calls next(). Express's own price for a
+    // layer, which no gate can undercut; the gap to requireFeature is the gate's own cost.
+    id: 'express-noop',
+    label: 'Express + a middleware that only calls next() (reference, no Tollgate)',
     base: 'express-bare',
     subjects: SUBJECTS,
   },
@@ -47,6 +56,12 @@ const ALL_VARIANTS = [
   },
   { id: 'koa-bare', label: 'Koa 3, bare', base: 'koa-bare', subjects: SUBJECTS },
   { id: 'koa-require', label: 'Koa + requireFeature (cache hit)', base: 'koa-bare', subjects: SUBJECTS },
+  {
+    id: 'koa-noop',
+    label: 'Koa + a middleware that only calls next() (reference, no Tollgate)',
+    base: 'koa-bare',
+    subjects: SUBJECTS,
+  },
   {
     id: 'express-cold',
     label: 'Express + requireFeature, every request a miss',
@@ -134,33 +149,57 @@ for (const v of VARIANTS) {
 }
 
 // Warm-up pass (JIT, keep-alive sockets), discarded.
-for (const v of VARIANTS) await load(apps[v.id].port, v.subjects, 2);
+for (const v of VARIANTS) {
+  await load(apps[v.id].port, v.subjects, 2);
+  await apps[v.id].ask('drain', 'drained');
+}
 
-const runs = Object.fromEntries(VARIANTS.map((v) => [v.id, []]));
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One measured run of one variant. */
+async function measure(v) {
+  await pause(500);
+  const before = await service.ask('stats', 'stats');
+  const cpuBefore = await apps[v.id].ask('cpu', 'cpuMicros');
+  const r = await load(apps[v.id].port, v.subjects, DURATION);
+  // Usage still queued is flushed now: its cost belongs to this run, not to the next one.
+  await apps[v.id].ask('drain', 'drained');
+  const cpuAfter = await apps[v.id].ask('cpu', 'cpuMicros');
+  const after = await service.ask('stats', 'stats');
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    requests: r.requests.total,
+    non2xx: r.non2xx + r.errors + r.timeouts,
+    backend: after - before,
+    // The app's own CPU per request: what a gate costs, whether or not the load generator
+    // (sharing a 2-core machine with the service) managed to saturate the app.
+    cpuPerRequest: (cpuAfter - cpuBefore) / r.requests.total,
+  };
+}
+
+// Every variant runs right next to a run of its bare framework (A B, and B A the next round),
+// and is compared with that run only: the machine drifts over seconds, and a baseline measured
+// half a minute earlier measured a different machine.
+const GATED = VARIANTS.filter((v) => v.id !== v.base);
+if (GATED.length === 0) throw new Error('BENCH_ONLY names no variant to compare with its baseline');
+const runs = Object.fromEntries(VARIANTS.map((v) => [v.id, []]));
+/** For each run of a variant, the run of its baseline next to it. */
+const paired = Object.fromEntries(GATED.map((v) => [v.id, []]));
 for (let round = 1; round <= ROUNDS; round++) {
   // Each round starts one variant further along, so no variant always runs right after the
-  // same neighbour (a metered one leaves the service flushing for a moment); a short pause
-  // lets that work finish before the next measurement.
-  const shift = (round - 1) % VARIANTS.length;
-  for (const v of [...VARIANTS.slice(shift), ...VARIANTS.slice(0, shift)]) {
-    await pause(500);
-    const before = await service.ask('stats', 'stats');
-    const cpuBefore = await apps[v.id].ask('cpu', 'cpuMicros');
-    const r = await load(apps[v.id].port, v.subjects, DURATION);
-    const cpuAfter = await apps[v.id].ask('cpu', 'cpuMicros');
-    const after = await service.ask('stats', 'stats');
-    runs[v.id].push({
-      rps: r.requests.average,
-      p50: r.latency.p50,
-      p99: r.latency.p99,
-      requests: r.requests.total,
-      non2xx: r.non2xx + r.errors + r.timeouts,
-      backend: after - before,
-      // The app's own CPU per request: what a gate costs, whether or not the load generator
-      // (sharing a 2-core machine with the service) managed to saturate the app.
-      cpuPerRequest: (cpuAfter - cpuBefore) / r.requests.total,
-    });
+  // same neighbour; a short pause before each run lets the service settle.
+  const shift = (round - 1) % GATED.length;
+  for (const v of [...GATED.slice(shift), ...GATED.slice(0, shift)]) {
+    const baseVariant = VARIANTS.find((b) => b.id === v.base);
+    const baseFirst = round % 2 === 1;
+    const first = await measure(baseFirst ? baseVariant : v);
+    const second = await measure(baseFirst ? v : baseVariant);
+    const [base, own] = baseFirst ? [first, second] : [second, first];
+    runs[v.id].push(own);
+    paired[v.id].push(base);
+    runs[v.base].push(base);
   }
   process.stdout.write(`round ${round}/${ROUNDS} done\n`);
 }
@@ -172,7 +211,7 @@ service.child.send('close');
 
 const rows = VARIANTS.map((v) => {
   const own = runs[v.id];
-  const base = runs[v.base];
+  const base = v.id === v.base ? own : paired[v.id];
   const ratios = own.map((r, i) => r.rps / base[i].rps);
   const cpuRatios = own.map((r, i) => base[i].cpuPerRequest / r.cpuPerRequest);
   const addedCpu = own.map((r, i) => r.cpuPerRequest - base[i].cpuPerRequest);
@@ -231,14 +270,22 @@ const targets = [
   ['cache-hit `requireFeature` (Koa) ≥ 0.95 of bare', byId['koa-require'].ratio, 0.95],
   ['batched `meter` ≥ 0.90 of bare', byId['express-meter-batched'].ratio, 0.9],
 ];
-// Batched meter against the floor, round by round (same drift), then the median.
-const perRound = (a, b, f) => median(runs[a].map((r, i) => f(r, runs[b][i])));
-const meterOverFloor = perRound('express-meter-batched', 'express-floor', (m, f) => m.rps / f.rps);
-const meterAboveFloorCpu = perRound(
-  'express-meter-batched',
-  'express-floor',
-  (m, f) => m.cpuPerRequest - f.cpuPerRequest,
-);
+// One variant against another (e.g. the meter against the floor), round by round, each
+// through the baseline run next to it, then the median.
+const relative = (a, b) => ({
+  ratio: median(runs[a].map((r, i) => r.rps / paired[a][i].rps / (runs[b][i].rps / paired[b][i].rps))),
+  cpu: median(
+    runs[a].map(
+      (r, i) =>
+        r.cpuPerRequest -
+        paired[a][i].cpuPerRequest -
+        (runs[b][i].cpuPerRequest - paired[b][i].cpuPerRequest),
+    ),
+  ),
+});
+const meterOverFloor = relative('express-meter-batched', 'express-floor');
+const expressOverNoop = relative('express-require', 'express-noop');
+const koaOverNoop = relative('koa-require', 'koa-noop');
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 let md = `# Benchmarks
 
@@ -246,9 +293,10 @@ Written by \`pnpm bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0,
 
 - Machine: ${os.cpus().length} cores (${cpu}), ${mb(os.totalmem())} MB, ${os.platform()} ${os.release()}
 - ${canPin ? `Pinned with taskset: every app on CPU ${APP_CPUS}; autocannon and the service on CPU ${OTHER_CPUS}.` : 'Not pinned (needs 2+ cores and taskset).'}
-- Node ${process.version}; autocannon ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds,
-  variants interleaved, the order rotated each round; every figure is the median over rounds. The service, each app and the
-  load generator are separate processes on loopback.
+- Node ${process.version}; autocannon ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds. In each
+  round every variant runs right next to a run of its bare framework (A B, then B A the next round), the order
+  of variants rotated; every figure is the median over rounds. The service, each app and the load generator
+  are separate processes on loopback; usage a run left queued is flushed before its CPU time is read.
 - Requests cycle through ${SUBJECTS.toLocaleString('en')} distinct subjects (metered variants: ${METER_SUBJECTS}, each a
   separate flush key), sent as the \`x-user\` header.
 
@@ -262,21 +310,28 @@ for (const r of rows) {
   md += `| ${r.label} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${ratio} | ${spread} | ${r.cpuPerRequest.toFixed(1)} | ${cpuRatio} | ${r.failed} | ${((r.backend / r.requests) * 1000).toFixed(2)} |\n`;
 }
 md += `
-"ratio to bare" is throughput against the bare framework in the same round. "app CPU" is the
+"ratio to bare" is throughput against the run of the bare framework right next to it. "app CPU" is the
 app process's own CPU time per request (\`process.cpuUsage()\` across the run), and its ratio
 (bare ÷ variant) is the throughput ratio the app would reach if nothing else on the machine
 limited it: on a 2-core machine the load generator and the service compete for the other core.
 
+One more layer: a middleware that only calls \`next()\` reaches **${byId['express-noop'].ratio.toFixed(3)}** of
+bare Express (${byId['express-noop'].addedCpu.toFixed(1)} µs of app CPU per request more) and
+**${byId['koa-noop'].ratio.toFixed(3)}** of bare Koa (${byId['koa-noop'].addedCpu.toFixed(1)} µs): the framework's own price
+for a middleware on this machine, which no gate can undercut. Against it, the cache-hit
+\`requireFeature\` reaches **${expressOverNoop.ratio.toFixed(3)}** on Express (${expressOverNoop.cpu.toFixed(1)} µs of its own) and
+**${koaOverNoop.ratio.toFixed(3)}** on Koa (${koaOverNoop.cpu.toFixed(1)} µs).
+
 The floor: a hand-written middleware that only counts per subject in a Map, sets the same two
 headers and listens for \`close\` reaches **${byId['express-floor'].ratio.toFixed(3)}** of bare
 Express (${byId['express-floor'].addedCpu.toFixed(1)} µs of app CPU per request more). The batched
-\`meter\` reaches **${meterOverFloor.toFixed(3)}** of that floor's
-throughput; its own cost above the floor is **${meterAboveFloorCpu.toFixed(1)} µs** of app CPU per request
+\`meter\` reaches **${meterOverFloor.ratio.toFixed(3)}** of that floor's
+throughput; its own cost above the floor is **${meterOverFloor.cpu.toFixed(1)} µs** of app CPU per request
 (reservation, settlement on \`close\`, the attached state and the flushes to the service).
 
 Cold misses: every request of the last variant is a cache miss answered by the service over
 loopback. Under this load (32 connections against one embedded service) a miss adds
-**${byId['express-cold'].addedP50.toFixed(2)} ms** at p50 against bare Express in the same round, most of it
+**${byId['express-cold'].addedP50.toFixed(2)} ms** at p50 against the bare Express run next to it, most of it
 queueing at the service; unloaded, one miss costs the figure in the next table.
 
 ## Other figures
