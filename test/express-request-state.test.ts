@@ -1,8 +1,8 @@
 /**
  * `req.tollgate` on Express 4 and 5 behaves as a plain per-request property, although the
  * adapter stores it behind an accessor (see packages/express/src/request-state.ts): it is set
- * by the gates, visible in mounted sub-apps, writable by the app, and never leaks between
- * requests or apps.
+ * by the gates, visible in mounted sub-apps, writable by the app, one slot with
+ * `res.locals.tollgate`, and never leaks between requests or apps.
  */
 import { createRequire } from 'node:module';
 import { createTollgate, type GateState, type Subject } from '@tollgate/core';
@@ -80,6 +80,27 @@ describe.each([
     const response = await request(app).get('/rewrite').set('x-user', 'alice').expect(200);
     expect(response.headers['x-seen']).toBe('reports');
     expect(response.body).toEqual({ after: null });
+    await tollgate.close();
+  });
+
+  it('is the same slot as res.locals.tollgate, whichever side the app writes', async () => {
+    const tollgate = createTollgate({ provider: service.provider });
+    const gates = createGates({ tollgate, subject });
+    const app = express();
+    app.get(
+      '/slots',
+      gates.requireFeature('reports'),
+      (req, res, next) => {
+        const same = req.tollgate === res.locals.tollgate && req.tollgate !== undefined;
+        res.locals.tollgate = undefined;
+        res.setHeader('x-same', String(same));
+        next();
+      },
+      (req, res) => res.json({ afterClearingLocals: req.tollgate ?? null }),
+    );
+    const response = await request(app).get('/slots').set('x-user', 'alice').expect(200);
+    expect(response.headers['x-same']).toBe('true');
+    expect(response.body).toEqual({ afterClearingLocals: null });
     await tollgate.close();
   });
 

@@ -14,8 +14,8 @@ declare global {
       tollgate?: GateState | undefined;
     }
     interface Locals {
-      /** Same as `req.tollgate`, for templates rendered with `res.locals`. */
-      tollgate?: GateState;
+      /** The same slot as `req.tollgate`, for templates rendered with `res.locals`. */
+      tollgate?: GateState | undefined;
     }
   }
 }

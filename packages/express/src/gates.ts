@@ -123,6 +123,7 @@ export function createGates(options: GatesOptions): Gates {
   const attach = (req: Request, res: Response, decision: Decision): GateState => {
     prepareRequestState(req);
     const state = runtime.record(req.tollgate, decision);
+    // One slot once the accessor is in place; two for a request Express did not make.
     req.tollgate = state;
     res.locals.tollgate = state;
     return state;
