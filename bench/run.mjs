@@ -16,6 +16,7 @@ const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const DURATION = Number(process.env.BENCH_DURATION ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 3);
 
 const ALL_VARIANTS = [
   { id: 'express-bare', label: 'Express 5, bare', base: 'express-bare', subjects: SUBJECTS },
@@ -139,32 +140,41 @@ const service = start('service.mjs', []);
 const serviceUrl = await service.ask(undefined, 'ready');
 process.stdout.write(`service ready at ${serviceUrl}\n`);
 
+// Several processes per variant, taking the rounds in turn: one process can be luckier or
+// unluckier than another with the same code (what the JIT inlined, where the heap landed), by
+// more than a gate costs, and every round of a single process would carry that luck.
 const apps = {};
 for (const v of VARIANTS) {
-  const profile =
-    process.env.BENCH_PROFILE === v.id ? ['--cpu-prof', `--cpu-prof-dir=${here('results')}`] : [];
-  const app = start('app.mjs', [v.id, serviceUrl], profile, APP_CPUS);
-  apps[v.id] = { ...app, port: await app.ask(undefined, 'port') };
-  process.stdout.write(`${v.id} ready on ${apps[v.id].port}\n`);
+  apps[v.id] = [];
+  for (let i = 0; i < PROCESSES; i++) {
+    const profile =
+      process.env.BENCH_PROFILE === v.id ? ['--cpu-prof', `--cpu-prof-dir=${here('results')}`] : [];
+    const app = start('app.mjs', [v.id, serviceUrl], profile, APP_CPUS);
+    apps[v.id].push({ ...app, port: await app.ask(undefined, 'port') });
+  }
+  process.stdout.write(`${v.id} ready (${PROCESSES} processes)\n`);
 }
 
 // Warm-up pass (JIT, keep-alive sockets), discarded.
 for (const v of VARIANTS) {
-  await load(apps[v.id].port, v.subjects, 2);
-  await apps[v.id].ask('drain', 'drained');
+  for (const app of apps[v.id]) {
+    await load(app.port, v.subjects, 2);
+    await app.ask('drain', 'drained');
+  }
 }
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** One measured run of one variant. */
-async function measure(v) {
+/** One measured run of one variant, by its process for this round. */
+async function measure(v, round) {
+  const app = apps[v.id][(round - 1) % PROCESSES];
   await pause(500);
   const before = await service.ask('stats', 'stats');
-  const cpuBefore = await apps[v.id].ask('cpu', 'cpuMicros');
-  const r = await load(apps[v.id].port, v.subjects, DURATION);
+  const cpuBefore = await app.ask('cpu', 'cpuMicros');
+  const r = await load(app.port, v.subjects, DURATION);
   // Usage still queued is flushed now: its cost belongs to this run, not to the next one.
-  await apps[v.id].ask('drain', 'drained');
-  const cpuAfter = await apps[v.id].ask('cpu', 'cpuMicros');
+  await app.ask('drain', 'drained');
+  const cpuAfter = await app.ask('cpu', 'cpuMicros');
   const after = await service.ask('stats', 'stats');
   return {
     rps: r.requests.average,
@@ -194,8 +204,8 @@ for (let round = 1; round <= ROUNDS; round++) {
   for (const v of [...GATED.slice(shift), ...GATED.slice(0, shift)]) {
     const baseVariant = VARIANTS.find((b) => b.id === v.base);
     const baseFirst = round % 2 === 1;
-    const first = await measure(baseFirst ? baseVariant : v);
-    const second = await measure(baseFirst ? v : baseVariant);
+    const first = await measure(baseFirst ? baseVariant : v, round);
+    const second = await measure(baseFirst ? v : baseVariant, round);
     const [base, own] = baseFirst ? [first, second] : [second, first];
     runs[v.id].push(own);
     paired[v.id].push(base);
@@ -205,8 +215,8 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 
 const heapWith100k = {};
-for (const v of VARIANTS) heapWith100k[v.id] = await apps[v.id].ask('memory', 'heapUsed');
-for (const v of VARIANTS) apps[v.id].child.send('close');
+for (const v of VARIANTS) heapWith100k[v.id] = await apps[v.id][0].ask('memory', 'heapUsed');
+for (const v of VARIANTS) for (const app of apps[v.id]) app.child.send('close');
 service.child.send('close');
 
 const rows = VARIANTS.map((v) => {
@@ -293,7 +303,8 @@ Written by \`pnpm bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0,
 
 - Machine: ${os.cpus().length} cores (${cpu}), ${mb(os.totalmem())} MB, ${os.platform()} ${os.release()}
 - ${canPin ? `Pinned with taskset: every app on CPU ${APP_CPUS}; autocannon and the service on CPU ${OTHER_CPUS}.` : 'Not pinned (needs 2+ cores and taskset).'}
-- Node ${process.version}; autocannon ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds. In each
+- Node ${process.version}; autocannon ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds, ${PROCESSES} processes
+  per variant taking the rounds in turn. In each
   round every variant runs right next to a run of its bare framework (A B, then B A the next round), the order
   of variants rotated; every figure is the median over rounds. The service, each app and the load generator
   are separate processes on loopback; usage a run left queued is flushed before its CPU time is read.
