@@ -86,9 +86,12 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-// With two or more cores, each app gets a core of its own (the last) and the load generator
-// and the service share the others, so an app's throughput measures the app's own CPU cost,
-// not the service's or autocannon's. Without `taskset` (util-linux) nothing is pinned.
+// With two or more cores, the app being measured gets a core of its own (the last) and the
+// load generator and the service share the others, so an app's throughput measures the app's
+// own CPU cost, not the service's or autocannon's. The apps waiting for their turn wait on the
+// other cores: an idle V8 process still wakes (timers, the GC shrinking its heap), and on the
+// app core it would take CPU and cache from the app measured. Without `taskset` (util-linux)
+// nothing is pinned.
 const cores = os.cpus().length;
 const canPin = cores >= 2 && spawnSync('taskset', ['-V']).status === 0;
 const APP_CPUS = String(cores - 1);
@@ -150,17 +153,29 @@ for (const v of VARIANTS) {
   for (let i = 0; i < PROCESSES; i++) {
     const profile =
       process.env.BENCH_PROFILE === v.id ? ['--cpu-prof', `--cpu-prof-dir=${here('results')}`] : [];
-    const app = start('app.mjs', [v.id, serviceUrl], profile, APP_CPUS);
+    const app = start('app.mjs', [v.id, serviceUrl], profile);
     apps[v.id].push({ ...app, port: await app.ask(undefined, 'port') });
   }
   process.stdout.write(`${v.id} ready (${PROCESSES} processes)\n`);
 }
 
+/** Runs `work` with `app` alone on the app core. */
+async function onAppCore(app, work) {
+  pin(app.child.pid, APP_CPUS);
+  try {
+    return await work();
+  } finally {
+    pin(app.child.pid, OTHER_CPUS);
+  }
+}
+
 // Warm-up pass (JIT, keep-alive sockets), discarded.
 for (const v of VARIANTS) {
   for (const app of apps[v.id]) {
-    await load(app.port, v.subjects, 2);
-    await app.ask('drain', 'drained');
+    await onAppCore(app, async () => {
+      await load(app.port, v.subjects, 2);
+      await app.ask('drain', 'drained');
+    });
   }
 }
 
@@ -170,6 +185,10 @@ const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function measure(v, round) {
   const app = apps[v.id][(round - 1) % PROCESSES];
   await pause(500);
+  return onAppCore(app, () => measureOn(app, v));
+}
+
+async function measureOn(app, v) {
   // A process left idle for minutes while the others ran is not the process that served
   // steady traffic: V8 shrinks its heap and flushes code it has not run. Load it again first,
   // as production traffic would, and measure the warm process.
@@ -310,7 +329,7 @@ let md = `# Benchmarks
 Written by \`pnpm bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0, 10)}: do not edit by hand.
 
 - Machine: ${os.cpus().length} cores (${cpu}), ${mb(os.totalmem())} MB, ${os.platform()} ${os.release()}
-- ${canPin ? `Pinned with taskset: every app on CPU ${APP_CPUS}; autocannon and the service on CPU ${OTHER_CPUS}.` : 'Not pinned (needs 2+ cores and taskset).'}
+- ${canPin ? `Pinned with taskset: the app measured alone on CPU ${APP_CPUS}; autocannon, the service and the apps waiting their turn on CPU ${OTHER_CPUS}.` : 'Not pinned (needs 2+ cores and taskset).'}
 - Node ${process.version}; autocannon ${CONNECTIONS} connections, ${DURATION} s per run after ${WARMUP} s of
   discarded load, ${ROUNDS} rounds, ${PROCESSES} processes per variant taking the rounds in turn. In each
   round every variant runs right next to a run of its bare framework (A B, then B A the next round), the order
