@@ -274,6 +274,10 @@ const rows = VARIANTS.map((v) => {
 const byId = Object.fromEntries(rows.map((r) => [r.id, r]));
 if (only) {
   // A subset is for investigating (e.g. with BENCH_PROFILE): print, leave docs/ alone.
+  for (const v of GATED) {
+    const cpu = runs[v.id].map((r, i) => (r.cpuPerRequest - paired[v.id][i].cpuPerRequest).toFixed(1));
+    process.stdout.write(`${v.id} app CPU over bare, per round (process = round mod ${PROCESSES}): ${cpu.join(' ')}\n`);
+  }
   for (const r of rows) {
     process.stdout.write(
       `${r.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ratio ${r.ratio.toFixed(3)} (${r.ratioMin.toFixed(3)}–${r.ratioMax.toFixed(3)}), app CPU ${r.cpuPerRequest.toFixed(1)} µs/req (ratio ${r.cpuRatio.toFixed(3)}, +${r.addedCpu.toFixed(1)} µs), backend ${((r.backend / r.requests) * 1000).toFixed(2)}/1k\n`,
