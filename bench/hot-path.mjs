@@ -7,8 +7,9 @@
 //   (--max-semi-space-size=256, as bench/run.mjs does), so the growth of heapUsed over N calls
 //   is what N calls allocated.
 // - `time`: nanoseconds per call, garbage collection included, each round timing a case and
-//   its baseline back to back. This is the gate alone with warm CPU caches: inside a real app,
-//   between the HTTP parser and the framework, the same code pays more for memory.
+//   its baseline back to back. A floor: inside a real app the same code costs several times
+//   more (bench/run.mjs measures that), likely because there the HTTP stack and the framework
+//   evict the CPU caches this loop keeps warm.
 import { createTollgate, memoryProvider } from '@tollgate/core';
 import { createGates as expressGates } from '@tollgate/express';
 import { createGates as koaGates } from '@tollgate/koa';

@@ -276,7 +276,7 @@ if (only) {
   // A subset is for investigating (e.g. with BENCH_PROFILE): print, leave docs/ alone.
   for (const v of GATED) {
     const cpu = runs[v.id].map((r, i) => (r.cpuPerRequest - paired[v.id][i].cpuPerRequest).toFixed(1));
-    process.stdout.write(`${v.id} app CPU over bare, per round (process = round mod ${PROCESSES}): ${cpu.join(' ')}\n`);
+    process.stdout.write(`${v.id} app CPU over bare, per round (round r ran on process (r − 1) mod ${PROCESSES}): ${cpu.join(' ')}\n`);
   }
   for (const r of rows) {
     process.stdout.write(
@@ -390,10 +390,11 @@ queueing at the service; unloaded, one miss costs the figure in the next table.
 
 The gate function called directly on plain request objects in a loop (\`bench/hot-path.mjs\`),
 ${SUBJECTS.toLocaleString('en')} subjects cycling, the in-memory provider behind it, against a loop that builds the same
-objects and calls no gate. This is the gate's own code with warm CPU caches, a floor for what
-it costs inside a real app, where the HTTP parser and the framework evict those caches between
-requests. The last column is the throughput ratio to bare this cost alone would give, against
-the bare framework's app CPU per request measured above.
+objects and calls no gate. This is a floor for what the gate costs inside a real app: in the
+rows above, the same gates add several times more app CPU per request than this loop measures
+(likely memory: between two requests the HTTP stack and the framework evict the CPU caches this
+loop keeps warm). The last column is the throughput ratio to bare this cost alone would give,
+against the bare framework's app CPU per request measured above.
 
 | Gate | ns per call | bytes per call | ratio to bare at this cost |
 |---|---:|---:|---:|
