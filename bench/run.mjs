@@ -276,7 +276,9 @@ if (only) {
   // A subset is for investigating (e.g. with BENCH_PROFILE): print, leave docs/ alone.
   for (const v of GATED) {
     const cpu = runs[v.id].map((r, i) => (r.cpuPerRequest - paired[v.id][i].cpuPerRequest).toFixed(1));
-    process.stdout.write(`${v.id} app CPU over bare, per round (round r ran on process (r − 1) mod ${PROCESSES}): ${cpu.join(' ')}\n`);
+    process.stdout.write(
+      `${v.id} app CPU over bare, per round (round r ran on process (r − 1) mod ${PROCESSES}): ${cpu.join(' ')}\n`,
+    );
   }
   for (const r of rows) {
     process.stdout.write(
