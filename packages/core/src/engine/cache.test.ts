@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigurationError } from '../errors.js';
 import { memoryProvider } from '../testing/memory-provider.js';
+import type { Subject } from '../types.js';
 import { createTollgate } from './create-tollgate.js';
 import { alice, bob, plans, setup, useEngineTestLifecycle } from './test-setup.js';
 
@@ -159,6 +160,34 @@ describe('decision cache', () => {
     // u0's generation was forgotten: its old entry must not come back as a hit.
     expect(await t.check(subjects[0]!, 'reports')).toMatchObject({ source: 'backend' });
     expect(provider.calls.getLicenses).toBe(2);
+  });
+
+  const tenUsers = Array.from({ length: 10 }, (_, i) => ({ userId: `u${i}` }));
+  const withMax3 = () =>
+    setup({ licenses: tenUsers.map((subject) => ({ subject, planId: 'basic' })) }, { cache: { max: 3 } });
+
+  it('holds at most cache.max answers: after a scan, the last ones checked', async () => {
+    const { tollgate: t } = withMax3();
+    for (const u of tenUsers) await t.check(u, 'reports');
+    const cached = tenUsers.filter((u) => t.checkCached(u, 'reports') !== undefined);
+    expect(cached.map((u) => u.userId)).toEqual(['u7', 'u8', 'u9']);
+  });
+
+  it('evicts an answer not in use, and never the one just fetched', async () => {
+    const { provider, tollgate: t } = withMax3();
+    const [u0, u1, u2, u3, u4] = tenUsers as [Subject, Subject, Subject, Subject, Subject];
+    for (const u of [u0, u1, u2]) await t.check(u, 'reports');
+    // u0 and u2 are in use, u1 is not: the newcomer takes u1's place.
+    t.checkCached(u0, 'reports');
+    t.checkCached(u2, 'reports');
+    await t.check(u3, 'reports');
+    expect(t.checkCached(u1, 'reports')).toBeUndefined();
+    // Now u0, u2 and u3 are all in use: the newcomer still gets in, and the oldest makes room.
+    t.checkCached(u3, 'reports');
+    await t.check(u4, 'reports');
+    expect(t.checkCached(u0, 'reports')).toBeUndefined();
+    for (const u of [u2, u3, u4]) expect(t.checkCached(u, 'reports')).toMatchObject({ source: 'cache' });
+    expect(provider.calls.getLicenses).toBe(5);
   });
 
   it('reports hits, misses and decisions through the hooks', async () => {
