@@ -144,6 +144,15 @@ const service = start('service.mjs', []);
 const serviceUrl = await service.ask(undefined, 'ready');
 process.stdout.write(`service ready at ${serviceUrl}\n`);
 
+// Interleaving leaves each app idle for minutes between its turns, and V8's memory reducer
+// acts on a process that goes idle: it shrinks the heap and the young generation, after which
+// the process pays for regrowing them during its next turn (more with a larger live heap, so
+// more for a gated app than a bare one, and by a different amount each round). A server under
+// steady traffic never goes idle, so the apps measured here run without it. Measured on Koa:
+// the gate's added CPU went from +6 to +7.5 µs per request (rounds spread −4 to +20) to +1.9
+// (rounds +1.4 to +3.8). Applies to bare and gated apps alike.
+const APP_FLAGS = ['--no-memory-reducer'];
+
 // Several processes per variant, taking the rounds in turn: one process can be luckier or
 // unluckier than another with the same code (what the JIT inlined, where the heap landed), by
 // more than a gate costs, and every round of a single process would carry that luck.
@@ -153,7 +162,7 @@ for (const v of VARIANTS) {
   for (let i = 0; i < PROCESSES; i++) {
     const profile =
       process.env.BENCH_PROFILE === v.id ? ['--cpu-prof', `--cpu-prof-dir=${here('results')}`] : [];
-    const app = start('app.mjs', [v.id, serviceUrl], profile);
+    const app = start('app.mjs', [v.id, serviceUrl], [...APP_FLAGS, ...profile]);
     apps[v.id].push({ ...app, port: await app.ask(undefined, 'port') });
   }
   process.stdout.write(`${v.id} ready (${PROCESSES} processes)\n`);
@@ -341,6 +350,9 @@ Written by \`pnpm bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0,
   round every variant runs right next to a run of its bare framework (A B, then B A the next round), the order
   of variants rotated; every figure is the median over rounds. The service, each app and the load generator
   are separate processes on loopback; usage a run left queued is flushed before its CPU time is read.
+- Every app, bare or gated, runs with \`${APP_FLAGS.join(' ')}\`: interleaving leaves a process idle
+  for minutes between its turns, which a server under steady traffic never is, and V8's memory
+  reducer would shrink its heap while it waited (see bench/run.mjs).
 - Requests cycle through ${SUBJECTS.toLocaleString('en')} distinct subjects (metered variants: ${METER_SUBJECTS}, each a
   separate flush key), sent as the \`x-user\` header.
 
