@@ -145,12 +145,11 @@ const serviceUrl = await service.ask(undefined, 'ready');
 process.stdout.write(`service ready at ${serviceUrl}\n`);
 
 // Interleaving leaves each app idle for minutes between its turns, and V8's memory reducer
-// acts on a process that goes idle: it shrinks the heap and the young generation, after which
-// the process pays for regrowing them during its next turn (more with a larger live heap, so
-// more for a gated app than a bare one, and by a different amount each round). A server under
-// steady traffic never goes idle, so the apps measured here run without it. Measured on Koa:
-// the gate's added CPU went from +6 to +7.5 µs per request (rounds spread −4 to +20) to +1.9
-// (rounds +1.4 to +3.8). Applies to bare and gated apps alike.
+// acts on a process that goes idle: it collects to shrink the heap, and the process pays for
+// regrowing it during its next turn (more with a larger live heap, so more for a gated app than
+// a bare one, and by a different amount each round). A server under steady traffic never goes
+// idle, so the apps measured here run without it, bare and gated alike. On a Koa subset the
+// gate's added CPU went from +6 to +7.5 µs per request (rounds −4 to +20) to +1.9 (+1.4 to +3.8).
 const APP_FLAGS = ['--no-memory-reducer'];
 
 // Several processes per variant, taking the rounds in turn: one process can be luckier or
@@ -404,11 +403,11 @@ queueing at the service; unloaded, one miss costs the figure in the next table.
 
 The gate function called directly on plain request objects in a loop (\`bench/hot-path.mjs\`),
 ${SUBJECTS.toLocaleString('en')} subjects cycling, the in-memory provider behind it, against a loop that builds the same
-objects and calls no gate. This is a floor for what the gate costs inside a real app: in the
-rows above, the same gates add several times more app CPU per request than this loop measures
-(likely memory: between two requests the HTTP stack and the framework evict the CPU caches this
-loop keeps warm). The last column is the throughput ratio to bare this cost alone would give,
-against the bare framework's app CPU per request measured above.
+objects and calls no gate. This is a floor for what the gate costs inside a real app: compare
+it with each gate's app CPU over the no-op (or floor) row above; where the app figure is much
+larger, the difference is not in the gate's own code, which this loop times. The last column is
+the throughput ratio to bare this cost alone would give, against the bare framework's app CPU
+per request measured above.
 
 | Gate | ns per call | bytes per call | ratio to bare at this cost |
 |---|---:|---:|---:|
