@@ -7,9 +7,9 @@
 //   (--max-semi-space-size=256, as bench/run.mjs does), so the growth of heapUsed over N calls
 //   is what N calls allocated.
 // - `time`: nanoseconds per call, garbage collection included, each round timing a case and
-//   its baseline back to back. A floor: inside a real app the same code costs several times
-//   more (bench/run.mjs measures that), likely because there the HTTP stack and the framework
-//   evict the CPU caches this loop keeps warm.
+//   its baseline back to back. A floor for the gate's cost inside a real app, which
+//   bench/run.mjs measures: where the app figure is much larger, the difference is not in the
+//   gate's own code.
 import { createTollgate, memoryProvider } from '@tollgate/core';
 import { createGates as expressGates } from '@tollgate/express';
 import { createGates as koaGates } from '@tollgate/koa';

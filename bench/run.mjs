@@ -89,8 +89,8 @@ const median = (xs) => {
 // With two or more cores, the app being measured gets a core of its own (the last) and the
 // load generator and the service share the others, so an app's throughput measures the app's
 // own CPU cost, not the service's or autocannon's. The apps waiting for their turn wait on the
-// other cores: an idle V8 process still wakes (timers, the GC shrinking its heap), and on the
-// app core it would take CPU and cache from the app measured. Without `taskset` (util-linux)
+// other cores: an idle process still wakes (timers), and on the app core it would take CPU
+// and cache from the app measured. Without `taskset` (util-linux)
 // nothing is pinned.
 const cores = os.cpus().length;
 const canPin = cores >= 2 && spawnSync('taskset', ['-V']).status === 0;
@@ -198,8 +198,8 @@ async function measure(v, round) {
 
 async function measureOn(app, v) {
   // A process left idle for minutes while the others ran is not the process that served
-  // steady traffic: V8 shrinks its heap and flushes code it has not run. Load it again first,
-  // as production traffic would, and measure the warm process.
+  // steady traffic (V8 may have flushed code it has not run; APP_FLAGS keeps its heap). Load it
+  // again first, as production traffic would, and measure the warm process.
   await load(app.port, v.subjects, WARMUP);
   await app.ask('drain', 'drained');
   const before = await service.ask('stats', 'stats');
