@@ -21,7 +21,7 @@ import {
   type Tollgate,
 } from '@tollgate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { prepareRequestState } from './request-state.js';
+import { readRequestState, writeRequestState } from './request-state.js';
 import { sendSpec } from './respond.js';
 import './augment.js';
 
@@ -121,11 +121,8 @@ export function createGates(options: GatesOptions): Gates {
   const gateOnDenied = options.onDenied ?? defaultOnDenied;
 
   const attach = (req: Request, res: Response, decision: Decision): GateState => {
-    prepareRequestState(req);
-    const state = runtime.record(req.tollgate, decision);
-    // One slot once the accessor is in place; two for a request Express did not make.
-    req.tollgate = state;
-    res.locals.tollgate = state;
+    const state = runtime.record(readRequestState(req, res), decision);
+    writeRequestState(req, res, state);
     return state;
   };
 
