@@ -5,33 +5,18 @@
  * must still hold every gate's decision. (Its own file: vitest gives each file fresh modules,
  * so these prototypes are untouched by the other request-state tests.)
  */
-import { createRequire } from 'node:module';
-import { createTollgate, type GateState, type Subject } from '@tollgate/core';
+import { createTollgate, type GateState } from '@tollgate/core';
 import { createGates } from '@tollgate/express';
 import express5 from 'express';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LicensarioService, startLicensarioService } from './helpers/licensario-service.js';
+import { describe, expect, it } from 'vitest';
+import { express4, subject, useProService } from './helpers/request-state.js';
 
-const express4 = createRequire(import.meta.url)('express4') as typeof express5;
-
-let service: LicensarioService;
-beforeAll(async () => {
-  service = await startLicensarioService({
-    plans: [{ id: 'pro', name: 'Pro', features: { reports: true, sms: 10 } }],
-  });
-  await service.provider.createLicense({ externalUserId: 'alice' }, 'pro');
-});
-afterAll(() => service.close());
-
-const subject = (req: express5.Request): Subject | undefined => {
-  const user = req.get('x-user');
-  return user ? { externalUserId: user } : undefined;
-};
+const service = useProService();
 const features = (state: GateState | undefined) => (state ? Object.keys(state.decisions) : null);
 
 async function gatedFeatures(express: typeof express5) {
-  const tollgate = createTollgate({ provider: service.provider });
+  const tollgate = createTollgate({ provider: service().provider });
   const gates = createGates({ tollgate, subject });
   const app = express();
   app.get('/reports', gates.requireFeature('reports'), gates.meter('sms', 1), (req, res) => {

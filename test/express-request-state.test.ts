@@ -4,40 +4,24 @@
  * by the gates, visible in mounted sub-apps, writable by the app, one slot with
  * `res.locals.tollgate`, and never leaks between requests or apps.
  */
-import { createRequire } from 'node:module';
-import { createTollgate, type GateState, type Subject } from '@tollgate/core';
+import { createTollgate, type GateState } from '@tollgate/core';
 import { createGates } from '@tollgate/express';
 import express5 from 'express';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LicensarioService, startLicensarioService } from './helpers/licensario-service.js';
+import { describe, expect, it } from 'vitest';
+import { express4, subject, useProService } from './helpers/request-state.js';
 
-// The `express4` alias (npm:express@^4) has no types of its own.
-const express4 = createRequire(import.meta.url)('express4') as typeof express5;
-
-let service: LicensarioService;
-beforeAll(async () => {
-  service = await startLicensarioService({
-    plans: [{ id: 'pro', name: 'Pro', features: { reports: true, sms: 10 } }],
-  });
-  await service.provider.createLicense({ externalUserId: 'alice' }, 'pro');
-});
-afterAll(() => service.close());
-
-const subject = (req: express5.Request): Subject | undefined => {
-  const user = req.get('x-user');
-  return user ? { externalUserId: user } : undefined;
-};
+const service = useProService();
 
 const summary = (state: GateState | undefined) =>
   state && { features: Object.keys(state.decisions), allowed: state.decision.allowed };
 
 describe.each([
-  ['Express 5', express5 as unknown as typeof express5],
+  ['Express 5', express5],
   ['Express 4', express4],
 ])('req.tollgate on %s', (_name, express) => {
   it('is set by the gates, per request, in the app and in a mounted sub-app', async () => {
-    const tollgate = createTollgate({ provider: service.provider });
+    const tollgate = createTollgate({ provider: service().provider });
     const gates = createGates({ tollgate, subject });
     const app = express();
     const sub = express();
@@ -63,7 +47,7 @@ describe.each([
   });
 
   it('can be set and cleared by the app like any property, without touching other requests', async () => {
-    const tollgate = createTollgate({ provider: service.provider });
+    const tollgate = createTollgate({ provider: service().provider });
     const gates = createGates({ tollgate, subject });
     const app = express();
     app.get(
@@ -84,7 +68,7 @@ describe.each([
   });
 
   it('is the same slot as res.locals.tollgate, whichever side the app writes', async () => {
-    const tollgate = createTollgate({ provider: service.provider });
+    const tollgate = createTollgate({ provider: service().provider });
     const gates = createGates({ tollgate, subject });
     const app = express();
     app.get(
@@ -105,7 +89,7 @@ describe.each([
   });
 
   it('keeps a denial state on the request for a custom onDenied', async () => {
-    const tollgate = createTollgate({ provider: service.provider });
+    const tollgate = createTollgate({ provider: service().provider });
     const gates = createGates({
       tollgate,
       subject,
