@@ -190,6 +190,19 @@ describe('decision cache', () => {
     expect(provider.calls.getLicenses).toBe(5);
   });
 
+  it('holds up to cache.max answers beyond its first thousand, and no more', async () => {
+    const users = Array.from({ length: 1500 }, (_, i) => ({ userId: `u${i}` }));
+    const { tollgate: t } = setup(
+      { licenses: users.map((subject) => ({ subject, planId: 'basic' })) },
+      { cache: { max: 1100 } },
+    );
+    for (const u of users) await t.check(u, 'reports');
+    const cached = users.filter((u) => t.checkCached(u, 'reports') !== undefined);
+    expect(cached).toHaveLength(1100);
+    expect(cached[0]).toEqual({ userId: 'u400' });
+    expect(cached.at(-1)).toEqual({ userId: 'u1499' });
+  });
+
   it('reports hits, misses and decisions through the hooks', async () => {
     const seen: string[] = [];
     const { tollgate: t } = setup(

@@ -1,14 +1,17 @@
 /**
- * Cached verdicts per (subject, feature, plan), on lru-cache: a bound on entries, per-entry
- * TTL (positive, negative, capped at licence expiry) and the injectable clock as `perf`.
+ * Cached verdicts per (subject, feature, plan): a bound on entries, per-entry TTL (positive,
+ * negative, capped at licence expiry) read from the injectable clock.
  *
- * Expired entries are kept (`noDeleteOnStaleGet`) so the last answer can still be served when
- * the service fails; the LRU bound is what eventually removes them.
+ * Expired entries are kept so the last answer can still be served when the service fails;
+ * the bound is what eventually removes them.
  *
  * `invalidate(subject)` is O(1): each subject has a generation number that is part of the key,
- * so bumping it makes every old key unreachable (the LRU evicts them in time).
+ * so bumping it makes every old key unreachable (eviction removes them in time).
+ *
+ * Eviction is CLOCK (second chance) rather than a strict LRU: a hit only sets a flag, where an
+ * LRU relinks the entry on every read. An entry read since the hand last passed is skipped
+ * once, so what is in use stays and what a scan filled goes first.
  */
-import { LRUCache } from 'lru-cache';
 import type { Verdict } from './decide.js';
 import type { Clock } from './types.js';
 
@@ -31,12 +34,6 @@ export interface ChargeKeys {
 }
 
 const SEP = '\u0000';
-// Passed to every get so lru-cache does not allocate its default `{}` (once per cached check).
-// lru-cache stores its diagnostics `status` on the options it is given; `fresh` clears it
-// before each get, so a subscriber to lru-cache's channel still gets a new one per call. The
-// cast: lru-cache types `status` as optional, and exactOptionalPropertyTypes refuses undefined.
-const GET_OPTIONS: { status: undefined } = { status: undefined };
-const getOptions = GET_OPTIONS as unknown as LRUCache.GetOptions<string, CacheEntry, unknown>;
 
 /**
  * The bounded decision cache with O(1) per-subject invalidation.
@@ -46,7 +43,16 @@ const getOptions = GET_OPTIONS as unknown as LRUCache.GetOptions<string, CacheEn
  * cache.fresh(key); // CacheEntry | undefined
  */
 export class DecisionCache {
-  readonly #lru: LRUCache<string, CacheEntry>;
+  /** Key → slot. Slots are reused once the cache is full, so an entry never moves. */
+  readonly #slots = new Map<string, number>();
+  readonly #keys: string[] = [];
+  readonly #entries: CacheEntry[] = [];
+  /** When each slot's entry stops being fresh (clock ms); typed, so no boxed number per entry. */
+  #staleAt: Float64Array;
+  /** Read since the hand last passed: 1 spares the slot once. */
+  #used: Uint8Array;
+  #hand = 0;
+  readonly #max: number;
   readonly #generations = new Map<string, number>();
   readonly #maxGenerations: number;
   #nextGeneration = 1;
@@ -56,16 +62,11 @@ export class DecisionCache {
 
   constructor(options: { max: number; clock: Clock }) {
     this.#clock = options.clock;
-    this.#lru = new LRUCache<string, CacheEntry>({
-      max: options.max,
-      ttlAutopurge: false,
-      // 0 = read the clock on every check: a cached "allowed" must not outlive a licence
-      // by even a millisecond, and it keeps lru-cache from arming its own timer.
-      ttlResolution: 0,
-      noDeleteOnStaleGet: true,
-      allowStale: false,
-      perf: { now: () => options.clock.now() },
-    });
+    this.#max = options.max;
+    // Grown as entries arrive: `max` may be far more than the app ever caches.
+    const initial = Math.min(options.max, 1024);
+    this.#staleAt = new Float64Array(initial);
+    this.#used = new Uint8Array(initial);
     this.#maxGenerations = options.max;
   }
 
@@ -85,23 +86,64 @@ export class DecisionCache {
 
   /** A fresh entry, or `undefined` (missing or past its TTL). */
   fresh(key: string): CacheEntry | undefined {
-    GET_OPTIONS.status = undefined;
-    const entry = this.#lru.get(key, getOptions);
-    // The TTL is already capped at the licence expiry; this guards the last millisecond.
-    if (entry?.verdict.validUntil !== undefined && entry.verdict.validUntil <= this.#clock.now())
-      return undefined;
-    return entry;
+    const slot = this.#slots.get(key);
+    if (slot === undefined || this.#clock.now() >= this.#staleAt[slot]!) return undefined;
+    this.#used[slot] = 1;
+    return this.#entries[slot];
   }
 
   /** The entry whether fresh or not (for stale serving and for giving units back). */
   any(key: string): CacheEntry | undefined {
-    return this.#lru.peek(key, { allowStale: true });
+    const slot = this.#slots.get(key);
+    return slot === undefined ? undefined : this.#entries[slot];
   }
 
-  /** Caches for `ttlMs`: fresh while its age is < ttlMs. */
+  /** Caches for `ttlMs` (fresh while its age is < ttlMs), and never past the licence's end. */
   set(key: string, entry: CacheEntry, ttlMs: number): void {
-    // lru-cache counts an entry fresh while age ≤ ttl; ours ends at age = ttlMs.
-    this.#lru.set(key, entry, { ttl: Math.max(1, Math.ceil(ttlMs) - 1) });
+    const validUntil = entry.verdict.validUntil;
+    const staleAt = Math.min(this.#clock.now() + ttlMs, validUntil ?? Number.POSITIVE_INFINITY);
+    let slot = this.#slots.get(key);
+    // A new entry goes where the hand just passed, so it is the last the hand reaches; a
+    // reloaded one stays in its slot, marked used so the hand does not take it straight away.
+    let used = 1;
+    if (slot === undefined) {
+      slot = this.#keys.length < this.#max ? this.#nextFreeSlot() : this.#evict();
+      this.#slots.set(key, slot);
+      this.#keys[slot] = key;
+      used = 0;
+    }
+    this.#entries[slot] = entry;
+    this.#staleAt[slot] = staleAt;
+    this.#used[slot] = used;
+  }
+
+  /** The slot after the last one in use, growing the typed arrays when they are full. */
+  #nextFreeSlot(): number {
+    const slot = this.#keys.length;
+    if (slot === this.#used.length) {
+      const size = Math.min(this.#max, slot * 2);
+      const staleAt = new Float64Array(size);
+      staleAt.set(this.#staleAt);
+      this.#staleAt = staleAt;
+      const used = new Uint8Array(size);
+      used.set(this.#used);
+      this.#used = used;
+    }
+    return slot;
+  }
+
+  /** Frees the first slot not read since the hand last passed, and returns it. */
+  #evict(): number {
+    for (;;) {
+      const slot = this.#hand;
+      this.#hand = slot + 1 === this.#max ? 0 : slot + 1;
+      if (this.#used[slot] === 1) {
+        this.#used[slot] = 0;
+        continue;
+      }
+      this.#slots.delete(this.#keys[slot]!);
+      return slot;
+    }
   }
 
   /** Makes every entry of the subject unreachable, in O(1). */
@@ -119,6 +161,9 @@ export class DecisionCache {
   }
 
   clear(): void {
-    this.#lru.clear();
+    this.#slots.clear();
+    this.#keys.length = 0;
+    this.#entries.length = 0;
+    this.#hand = 0;
   }
 }

@@ -2,9 +2,8 @@
  * Looking a verdict up: fresh cache hit, else one coalesced request to the service, else the
  * failure policy (stale answer younger than `staleTtlMs`, else `failMode`).
  *
- * Coalescing is a map of in-flight loads rather than lru-cache's `fetchMethod`: on a rejected
- * fetch lru-cache resolves every waiter with the stale value or `undefined`, and a coalesced
- * waiter cannot tell a fresh answer from a stale one, which `source` must report.
+ * Coalescing is a map of in-flight loads, keyed like the cache: every waiter of a key gets the
+ * one load's outcome, and with it the `source` (fresh or stale) its decision must report.
  */
 import type { Subject } from '../types.js';
 import { fromUnits } from './amount.js';
