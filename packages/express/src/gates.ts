@@ -21,7 +21,7 @@ import {
   type Tollgate,
 } from '@tollgate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { readRequestState, writeRequestState } from './request-state.js';
+import { recordRequestState } from './request-state.js';
 import { sendSpec } from './respond.js';
 import './augment.js';
 
@@ -120,11 +120,8 @@ export function createGates(options: GatesOptions): Gates {
   const defaultOnDenied: OnDenied = (decision, _req, res) => sendSpec(res, runtime.denial(decision));
   const gateOnDenied = options.onDenied ?? defaultOnDenied;
 
-  const attach = (req: Request, res: Response, decision: Decision): GateState => {
-    const state = runtime.record(readRequestState(req, res), decision);
-    writeRequestState(req, res, state);
-    return state;
-  };
+  const attach = (req: Request, res: Response, decision: Decision): GateState =>
+    recordRequestState(req, res, decision, runtime.record);
 
   const deny = (
     onDenied: OnDenied,

@@ -18,7 +18,7 @@
  * for the write).
  */
 import { IncomingMessage } from 'node:http';
-import type { GateState } from '@tollgate/core';
+import type { Decision, GateState } from '@tollgate/core';
 import type { Request, Response } from 'express';
 
 const states = new WeakMap<object, GateState>();
@@ -82,28 +82,26 @@ function slotOf(req: Request, res: Response): Locals | undefined {
 }
 
 /**
- * The state earlier gates recorded on this request, as `req.tollgate` reads it.
+ * Records a gate's decision on the request: `req.tollgate` and `res.locals.tollgate` (one slot
+ * for requests Express made) become `record(previous state, decision)`.
  *
  * @example
- * const previous = readRequestState(req, res);
+ * const state = recordRequestState(req, res, decision, runtime.record);
  */
-export function readRequestState(req: Request, res: Response): GateState | undefined {
-  const locals = slotOf(req, res);
-  return locals === undefined ? req.tollgate : (locals.tollgate as GateState | undefined);
-}
-
-/**
- * Sets `req.tollgate` and `res.locals.tollgate` to `state` (one slot for requests Express made).
- *
- * @example
- * writeRequestState(req, res, runtime.record(readRequestState(req, res), decision));
- */
-export function writeRequestState(req: Request, res: Response, state: GateState): void {
+export function recordRequestState(
+  req: Request,
+  res: Response,
+  decision: Decision,
+  record: (previous: GateState | undefined, decision: Decision) => GateState,
+): GateState {
   const locals = slotOf(req, res);
   if (locals !== undefined) {
+    const state = record(locals.tollgate as GateState | undefined, decision);
     locals.tollgate = state;
-    return;
+    return state;
   }
+  const state = record(req.tollgate, decision);
   req.tollgate = state;
   if (res.locals !== undefined) res.locals.tollgate = state;
+  return state;
 }
