@@ -15,6 +15,8 @@ export type TollgateErrorCode =
   | 'TOLLGATE_EXHAUSTED'
   | 'TOLLGATE_INVALID_AMOUNT'
   | 'TOLLGATE_CLOSED'
+  /** The service does not offer an optional call (e.g. batched adjustments): fall back. */
+  | 'TOLLGATE_UNSUPPORTED'
   /** A wizard token that is malformed, forged or expired (thrown by @tollgate/server). */
   | 'TOLLGATE_INVALID_TOKEN';
 
@@ -127,6 +129,17 @@ export class ClosedError extends TollgateError {
   ) {
     super('TOLLGATE_CLOSED', message);
     this.name = 'ClosedError';
+  }
+}
+
+/**
+ * The service does not offer an optional call, such as `adjustAllocations` on a Licensario
+ * service without our batch endpoint. Callers fall back to the plain calls.
+ */
+export class UnsupportedError extends TollgateError {
+  constructor(message: string, options: TollgateErrorOptions = {}) {
+    super('TOLLGATE_UNSUPPORTED', message, options);
+    this.name = 'UnsupportedError';
   }
 }
 

@@ -28,6 +28,7 @@ export {
   isTollgateError,
   TollgateError,
   UnavailableError,
+  UnsupportedError,
 } from './errors.js';
 // Shared with @tollgate/server, which answers in the same formats (one implementation each).
 export { preferredMediaType } from './http/accept.js';
@@ -49,7 +50,9 @@ export type {
 export { memoryProvider } from './testing/memory-provider.js';
 export type {
   AdjustAllocationOptions,
+  AdjustmentOutcome,
   Allocation,
+  AllocationAdjustment,
   AllocationOptions,
   CallOptions,
   CreateLicenseOptions,

@@ -91,6 +91,29 @@ export interface AdjustAllocationOptions extends WriteOptions {
 }
 
 /**
+ * One usage adjustment of a batch ({@link EntitlementProvider.adjustAllocations}): the same
+ * as `adjustAllocation(subject, featureId, usage, { planId, idempotencyKey })`.
+ *
+ * @example
+ * const adjustment: AllocationAdjustment = { subject: { externalUserId: 'u1' }, featureId: 'sms', usage: 12, idempotencyKey: randomUUID() };
+ */
+export interface AllocationAdjustment {
+  subject: Subject;
+  featureId: string;
+  /** Units consumed (a negative value refunds). */
+  usage: number;
+  planId?: string;
+  /** Applied once per key, whether it arrives in a batch or on its own. */
+  idempotencyKey: string;
+}
+
+/**
+ * What became of one adjustment of a batch: the allocation after it, or the error the single
+ * `adjustAllocation` would have thrown for it (nothing was applied then).
+ */
+export type AdjustmentOutcome = { ok: true; allocation: Allocation } | { ok: false; error: Error };
+
+/**
  * The only door to an entitlement backend (shared/DESIGN.md §3). Implementations:
  * `licensarioProvider` (HTTP), `memoryProvider` (tests), the server's `localProvider`.
  * Methods throw `TollgateError` subclasses; they never resolve with a partial answer.
@@ -120,6 +143,18 @@ export interface EntitlementProvider {
     usage: number,
     options?: AdjustAllocationOptions,
   ): Promise<Allocation>;
+  /**
+   * Several usage adjustments in one round trip (the batched meter's flush). Each one is
+   * applied on its own, exactly once per idempotency key, as `adjustAllocation` would apply
+   * it; outcome `i` belongs to adjustment `i`. Throws only when the call as a whole failed
+   * (then any of them may or may not have been applied: send them again with the same keys).
+   * Optional: without it, or when it throws `TOLLGATE_UNSUPPORTED`, the meter sends one
+   * `adjustAllocation` per adjustment.
+   */
+  adjustAllocations?(
+    adjustments: readonly AllocationAdjustment[],
+    options?: CallOptions,
+  ): Promise<AdjustmentOutcome[]>;
   ensureExternalUser(externalUserId: string, email: string, options?: WriteOptions): Promise<void>;
   /** The catalog, optionally only plans granting a feature (for upsell pages). */
   getPlans?(query?: { featureId?: string }, options?: CallOptions): Promise<Plan[]>;

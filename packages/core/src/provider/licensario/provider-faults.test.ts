@@ -430,3 +430,105 @@ describe('licensarioProvider under faults', () => {
 async function waitFor(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setImmediate(resolve));
 }
+
+describe('licensarioProvider.adjustAllocations (the batch endpoint)', () => {
+  const adjustments = [
+    { subject, featureId: 'sms', usage: 2.5, idempotencyKey: 'k-1' },
+    { subject: { userId: '7' }, featureId: 'mms', usage: 1, planId: 'pro', idempotencyKey: 'k-2' },
+    { subject, featureId: 'fax', usage: 3, idempotencyKey: 'k-3' },
+  ];
+
+  it('sends every adjustment with its key in one request, and reads one outcome each', async () => {
+    const { server, provider } = await serve((_req, res) =>
+      sendJson(res, 200, {
+        results: [
+          { status: 200, allocation },
+          { status: 200, allocation: { total: '10.0', used: '1.0', available: 9 }, replayed: true },
+          { status: 404, code: 'no_license', message: 'no licence grants fax' },
+        ],
+      }),
+    );
+    const outcomes = await provider.adjustAllocations(adjustments);
+    expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /api/v1/allocations/batch']);
+    expect(server.requests[0]?.headers['idempotency-key']).toBeUndefined();
+    expect(JSON.parse(server.requests[0]?.body ?? '')).toEqual({
+      adjustments: [
+        { externalUserId: 'u-1', featureId: 'sms', amount: '2.5', idempotencyKey: 'k-1' },
+        { userId: '7', featureId: 'mms', amount: '1', paymentPlanId: 'pro', idempotencyKey: 'k-2' },
+        { externalUserId: 'u-1', featureId: 'fax', amount: '3', idempotencyKey: 'k-3' },
+      ],
+    });
+    expect(outcomes[0]).toEqual({ ok: true, allocation: { total: 100, used: 35.5, available: 64.5 } });
+    expect(outcomes[1]).toEqual({ ok: true, allocation: { total: 10, used: 1, available: 9 } });
+    const failed = outcomes[2];
+    if (failed?.ok !== false) throw new Error('expected the third adjustment to fail');
+    const error = failed.error as HttpError;
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error).toMatchObject({ status: 404, serviceCode: 'no_license' });
+    // The message names the single request the adjustment stands for, and what to do.
+    expect(error.message).toContain('/api/v1/users/external/u-1/licenses/features/fax/alloc');
+    expect(error.message).toContain('createLicense');
+  });
+
+  it('turns an item answered 409 exhausted into AllocationExhaustedError', async () => {
+    const { provider } = await serve((_req, res) =>
+      sendJson(res, 200, {
+        results: [{ status: 409, code: 'exhausted', message: 'not enough', available: '1.5' }],
+      }),
+    );
+    const [outcome] = await provider.adjustAllocations(adjustments.slice(0, 1));
+    expect((outcome as { error: Error }).error).toBeInstanceOf(AllocationExhaustedError);
+    expect((outcome as { error: Error }).error).toMatchObject({ featureId: 'sms', available: 1.5 });
+  });
+
+  it('rejects an answer with the wrong number of results: none of them can be trusted', async () => {
+    const { provider } = await serve((_req, res) =>
+      sendJson(res, 200, { results: [{ status: 200, allocation }] }),
+    );
+    const error = await rejection(provider.adjustAllocations(adjustments));
+    expect(error).toBeInstanceOf(InvalidResponseError);
+    expect(error.message).toContain('1 results for 3 adjustments');
+  });
+
+  it('says the endpoint is unsupported on a 404, and does not ask again', async () => {
+    const { server, provider } = await serve((_req, res) =>
+      sendJson(res, 404, { code: 'not_found', message: 'No endpoint POST /api/v1/allocations/batch.' }),
+    );
+    const first = await rejection(provider.adjustAllocations(adjustments));
+    expect(first).toMatchObject({ code: 'TOLLGATE_UNSUPPORTED' });
+    expect(first.cause).toBeInstanceOf(HttpError);
+    const second = await rejection(provider.adjustAllocations(adjustments));
+    expect(second).toMatchObject({ code: 'TOLLGATE_UNSUPPORTED' });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('sends more than 500 adjustments in requests of 500', async () => {
+    const { server, provider } = await serve((request, res) => {
+      const { adjustments: sent } = JSON.parse(request.body) as { adjustments: unknown[] };
+      sendJson(res, 200, { results: sent.map(() => ({ status: 200, allocation })) });
+    });
+    const many = Array.from({ length: 1100 }, (_, i) => ({
+      subject,
+      featureId: 'sms',
+      usage: 1,
+      idempotencyKey: `k-${i}`,
+    }));
+    const outcomes = await provider.adjustAllocations(many);
+    expect(outcomes).toHaveLength(1100);
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(
+      server.requests.map((r) => (JSON.parse(r.body) as { adjustments: unknown[] }).adjustments.length),
+    ).toEqual([500, 500, 100]);
+  });
+
+  it('refuses a bad adjustment before sending anything', async () => {
+    const { server, provider } = await serve((_req, res) => sendJson(res, 200, { results: [] }));
+    await expect(
+      provider.adjustAllocations([{ subject, featureId: 'sms', usage: Number.NaN, idempotencyKey: 'k' }]),
+    ).rejects.toBeInstanceOf(InvalidAmountError);
+    await expect(
+      provider.adjustAllocations([{ subject, featureId: 'sms', usage: 1, idempotencyKey: '' }]),
+    ).rejects.toMatchObject({ code: 'TOLLGATE_CONFIG' });
+    expect(server.requests).toHaveLength(0);
+  });
+});

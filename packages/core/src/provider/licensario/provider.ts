@@ -11,12 +11,16 @@ import {
   ClosedError,
   ConfigurationError,
   type HttpError,
+  hasErrorCode,
   InvalidAmountError,
   InvalidResponseError,
+  UnsupportedError,
 } from '../../errors.js';
 import type {
   AdjustAllocationOptions,
+  AdjustmentOutcome,
   Allocation,
+  AllocationAdjustment,
   AllocationOptions,
   CallOptions,
   CreateLicenseOptions,
@@ -33,6 +37,7 @@ import { segment, subjectPath } from './paths.js';
 import { createTransport, type ExchangeRequest, type ExchangeResponse } from './transport.js';
 import { formatWireDate } from './wire-format.js';
 import {
+  adjustmentResultsSchema,
   allocationSchema,
   balanceSchema,
   licenseListSchema,
@@ -85,6 +90,10 @@ export interface BalanceRange {
  * const token = await provider.createWizardToken('u-42');
  */
 export interface LicensarioProvider extends EntitlementProvider {
+  adjustAllocations(
+    adjustments: readonly AllocationAdjustment[],
+    options?: CallOptions,
+  ): Promise<AdjustmentOutcome[]>;
   revokeLicense(licenseId: string, options?: WriteOptions & { reason?: string }): Promise<void>;
   getPlans(query?: { featureId?: string }, options?: CallOptions): Promise<Plan[]>;
   /** A short-lived signed token for Licensario's licensing wizard (the upsell flow). */
@@ -96,6 +105,10 @@ export interface LicensarioProvider extends EntitlementProvider {
   /** Closes the sockets after in-flight calls finish; later calls throw `ClosedError`. */
   close(): Promise<void>;
 }
+
+/** Our batch endpoint (packages/server/README.md), and the most adjustments sent in one request of it. */
+const BATCH_PATH = '/api/v1/allocations/batch';
+const MAX_BATCH = 500;
 
 /** Amounts go out as plain decimals (`"0.0000001"`, never `"1e-7"`, which the service rejects). */
 function formatAmount(amount: number): string {
@@ -231,6 +244,78 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
     return parsed.data;
   }
 
+  /** A `409 exhausted` answer to a usage increment: nothing was charged. */
+  const exhausted =
+    (featureId: string, amount: number): ErrorMapper =>
+    (status, body, cause) =>
+      status === 409 && body.code === 'exhausted'
+        ? new AllocationExhaustedError(
+            `Not enough "${featureId}" left to use ${amount}: nothing was charged. Deny the request or offer an upgrade.`,
+            { featureId, available: body.available },
+            { cause },
+          )
+        : undefined;
+
+  /** Set once the service said it has no batch endpoint: later batches fall back without asking. */
+  let batchUnsupported = false;
+
+  /** One request of the batch endpoint; `items` were validated by the caller. */
+  async function adjustBatch(
+    items: readonly AllocationAdjustment[],
+    signal: AbortSignal | undefined,
+  ): Promise<AdjustmentOutcome[]> {
+    const request: ExchangeRequest = {
+      method: 'POST',
+      path: BATCH_PATH,
+      body: {
+        adjustments: items.map((item) => ({
+          ...('userId' in item.subject
+            ? { userId: item.subject.userId }
+            : { externalUserId: item.subject.externalUserId }),
+          featureId: item.featureId,
+          amount: formatAmount(item.usage),
+          ...(item.planId === undefined ? {} : { paymentPlanId: item.planId }),
+          idempotencyKey: item.idempotencyKey,
+        })),
+      },
+      signal,
+    };
+    let answer: z.output<typeof adjustmentResultsSchema>;
+    try {
+      answer = await json(request, adjustmentResultsSchema);
+    } catch (error) {
+      // The path carries no ids: a 404/405/501 can only mean the endpoint is not there.
+      if (hasErrorCode(error, 'TOLLGATE_HTTP') && [404, 405, 501].includes((error as HttpError).status)) {
+        batchUnsupported = true;
+        throw new UnsupportedError(
+          `The service at ${config.origin} has no ${BATCH_PATH} (it answered ${(error as HttpError).status}); usage is sent one adjustment per request instead.`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    if (answer.results.length !== items.length) {
+      throw new InvalidResponseError(
+        `Licensario answered POST ${BATCH_PATH} with ${answer.results.length} results for ${items.length} adjustments: ` +
+          'none of them can be trusted. Check that client and service versions match.',
+      );
+    }
+    return answer.results.map((result, i): AdjustmentOutcome => {
+      if ('allocation' in result) return { ok: true, allocation: result.allocation };
+      const item = items[i]!;
+      const body: WireErrorBody = { code: result.code, message: result.message, available: result.available };
+      const error = httpError({
+        status: result.status,
+        text: '',
+        method: 'POST',
+        path: allocPath(item.subject, item.featureId),
+        secrets,
+        body,
+      });
+      return { ok: false, error: exhausted(item.featureId, item.usage)(result.status, body, error) ?? error };
+    });
+  }
+
   function licensesPath(subject: Subject): string {
     return `${subjectPath(subject)}/licenses`;
   }
@@ -348,15 +433,30 @@ export function licensarioProvider(options: LicensarioProviderOptions): Licensar
         idempotencyKey: options?.idempotencyKey,
         signal: options?.signal,
       };
-      return json(request, allocationSchema, (status, body, cause) =>
-        status === 409 && body.code === 'exhausted'
-          ? new AllocationExhaustedError(
-              `Not enough "${featureId}" left to use ${amount}: nothing was charged. Deny the request or offer an upgrade.`,
-              { featureId, available: body.available },
-              { cause },
-            )
-          : undefined,
-      );
+      return json(request, allocationSchema, exhausted(featureId, amount));
+    },
+
+    async adjustAllocations(
+      adjustments: readonly AllocationAdjustment[],
+      options?: CallOptions,
+    ): Promise<AdjustmentOutcome[]> {
+      // Checked before anything is sent, as the single call checks its arguments.
+      for (const item of adjustments) {
+        allocPath(item.subject, item.featureId);
+        requireAmount(item.usage, item.featureId, 'finite');
+        requireId('idempotencyKey', item.idempotencyKey);
+      }
+      if (batchUnsupported) {
+        throw new UnsupportedError(
+          `The service at ${config.origin} has no ${BATCH_PATH}; send one adjustAllocation per adjustment.`,
+        );
+      }
+      const outcomes: AdjustmentOutcome[] = [];
+      for (let start = 0; start < adjustments.length; start += MAX_BATCH) {
+        const part = adjustments.slice(start, start + MAX_BATCH);
+        outcomes.push(...(await adjustBatch(part, options?.signal)));
+      }
+      return outcomes;
     },
 
     async ensureExternalUser(externalUserId: string, email: string, options?: WriteOptions): Promise<void> {

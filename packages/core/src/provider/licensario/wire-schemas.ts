@@ -69,6 +69,24 @@ export const allocationSchema = z
   .object({ total: wireAmount, used: wireAmount, available: wireAmount })
   .transform((wire): Allocation => ({ total: wire.total, used: wire.used, available: wire.available }));
 
+/**
+ * The answer of our batch endpoint `POST /api/v1/allocations/batch`: one result per
+ * adjustment, in order; a failed one carries the error body its single request would get.
+ */
+export const adjustmentResultsSchema = z.object({
+  results: z.array(
+    z.union([
+      z.object({ status: z.literal(200), allocation: allocationSchema, replayed: z.boolean().optional() }),
+      z.object({
+        status: z.number().int().min(400).max(599),
+        code: z.string().optional(),
+        message: z.string().optional(),
+        available: wireAmount.optional(),
+      }),
+    ]),
+  ),
+});
+
 const wirePlan = z
   .object({
     id: z.string().min(1),
