@@ -72,6 +72,74 @@ describe('localProvider', () => {
     ).rejects.toMatchObject({ status: 422, serviceCode: 'idempotency_mismatch' });
   });
 
+  it('adjustAllocations applies each adjustment as adjustAllocation would, with per-item outcomes', async () => {
+    const [a, b, nobody] = [subject(), subject(), subject()];
+    await provider.createLicense(a, 'free'); // sms 10
+    await provider.createLicense(b, 'pro'); // sms 1000
+    const key = (name: string) => `batch-${name}-${a.externalUserId}`;
+    const adjustments = [
+      { subject: a, featureId: 'sms', usage: 3, idempotencyKey: key('a') },
+      { subject: b, featureId: 'sms', usage: 20, planId: 'pro', idempotencyKey: key('b') },
+      { subject: nobody, featureId: 'sms', usage: 1, idempotencyKey: key('nobody') },
+      { subject: a, featureId: 'sms', usage: Number.NaN, idempotencyKey: key('nan') },
+      { subject: b, featureId: 'sms', usage: 1, planId: 'gold', idempotencyKey: key('gold') },
+    ];
+    const outcomes = await provider.adjustAllocations!(adjustments);
+    expect(outcomes.slice(0, 2)).toEqual([
+      { ok: true, allocation: { total: 10, used: 3, available: 7 } },
+      { ok: true, allocation: { total: 1000, used: 20, available: 980 } },
+    ]);
+    const errors = outcomes.slice(2).map((o) => (o.ok ? undefined : o.error));
+    expect(errors[0]).toBeInstanceOf(HttpError);
+    expect(errors[0]).toMatchObject({ status: 404, serviceCode: 'no_license', method: 'POST' });
+    expect(errors[1]).toBeInstanceOf(InvalidAmountError);
+    expect(errors[2]).toMatchObject({ status: 404, serviceCode: 'no_license' });
+
+    // The same keys again: replayed, not applied again; alone or in a batch alike.
+    const again = await provider.adjustAllocations!(adjustments.slice(0, 2));
+    expect(again).toEqual(outcomes.slice(0, 2));
+    expect(await provider.adjustAllocation(a, 'sms', 3, { idempotencyKey: key('a') })).toEqual({
+      total: 10,
+      used: 3,
+      available: 7,
+    });
+    await expect(provider.adjustAllocation(a, 'sms', 4, { idempotencyKey: key('a') })).rejects.toMatchObject({
+      status: 422,
+      serviceCode: 'idempotency_mismatch',
+    });
+    const alone = await provider.adjustAllocation(a, 'sms', 1, { idempotencyKey: key('alone') });
+    expect(alone.available).toBe(6);
+    const mixed = await provider.adjustAllocations!([
+      { subject: a, featureId: 'sms', usage: 1, idempotencyKey: key('alone') },
+      { subject: a, featureId: 'sms', usage: 2, idempotencyKey: key('b') },
+    ]);
+    expect(mixed[0]).toEqual({ ok: true, allocation: alone });
+    expect(mixed[1]).toMatchObject({
+      ok: false,
+      error: { status: 422, serviceCode: 'idempotency_mismatch' },
+    });
+    expect((await provider.getAllocation(a, 'sms')).available).toBe(6);
+    expect((await provider.getAllocation(b, 'sms')).available).toBe(980);
+  });
+
+  it('adjustAllocations records usage past the allocation (no floor), and fails as a whole when aborted', async () => {
+    const s = subject();
+    await provider.createLicense(s, 'free');
+    const outcomes = await provider.adjustAllocations!([
+      { subject: s, featureId: 'sms', usage: 12, idempotencyKey: `over-${s.externalUserId}` },
+    ]);
+    // adjustAllocation without floor records usage past the allocation, as Licensario does.
+    expect(outcomes).toEqual([{ ok: true, allocation: { total: 10, used: 12, available: -2 } }]);
+    await expect(
+      provider.adjustAllocations!(
+        [{ subject: s, featureId: 'sms', usage: 1, idempotencyKey: `aborted-${s.externalUserId}` }],
+        { signal: AbortSignal.abort() },
+      ),
+    ).rejects.toBeInstanceOf(UnavailableError);
+    expect((await provider.getAllocation(s, 'sms')).available).toBe(-2);
+    expect(await provider.adjustAllocations!([])).toEqual([]);
+  });
+
   it('throws HttpError with the wire status and code for refusals', async () => {
     const s = subject();
     const unknownPlan = provider.createLicense(s, 'gold');

@@ -5,6 +5,7 @@
  * `AllocationExhaustedError` for a `floor` refusal), so the engine cannot tell the difference.
  */
 import {
+  type AdjustmentOutcome,
   type Allocation,
   AllocationExhaustedError,
   type EntitlementProvider,
@@ -120,7 +121,7 @@ export function localProvider(store: Store): EntitlementProvider {
     return amount;
   }
 
-  return {
+  const provider: EntitlementProvider = {
     async getLicenses(subject, query = {}, options = {}) {
       const path = `${basePath(subject)}/licenses`;
       const licenses = await call('GET', path, options.signal, () =>
@@ -208,6 +209,32 @@ export function localProvider(store: Store): EntitlementProvider {
       );
     },
 
+    // Each adjustment exactly as `adjustAllocation` applies it (the same idempotency record, so
+    // a key used in a batch and then alone is a replay), one after the other; a refusal is
+    // that adjustment's outcome, not the call's.
+    async adjustAllocations(adjustments, options = {}) {
+      const outcomes: AdjustmentOutcome[] = [];
+      for (const { subject, featureId, usage, planId, idempotencyKey } of adjustments) {
+        // An abort stops the call as a whole: adjustments already applied replay when resent.
+        if (options.signal?.aborted) {
+          throw new UnavailableError(
+            'adjustAllocations was aborted by its signal; send the adjustments again with the same keys.',
+            'aborted',
+          );
+        }
+        try {
+          const allocation = await provider.adjustAllocation(subject, featureId, usage, {
+            ...(planId === undefined ? {} : { planId }),
+            idempotencyKey,
+          });
+          outcomes.push({ ok: true, allocation });
+        } catch (error) {
+          outcomes.push({ ok: false, error: error instanceof Error ? error : new Error(String(error)) });
+        }
+      }
+      return outcomes;
+    },
+
     async ensureExternalUser(externalUserId, email, options = {}) {
       const path = `/api/v1/users/external/${encodeURIComponent(externalUserId)}`;
       await call('PUT', path, options.signal, () =>
@@ -228,4 +255,5 @@ export function localProvider(store: Store): EntitlementProvider {
         .map((p) => ({ ...p, features: { ...p.features } }));
     },
   };
+  return provider;
 }

@@ -3,6 +3,7 @@
  * the store's answer into a reply. Handlers get a store bound to the request's transaction.
  */
 import type { Subject } from '@tollgate/core';
+import { batchAdjustHandler } from './batch.js';
 import { parseLicensarioDate } from './dates.js';
 import { formatAmount, parseAmount } from './decimal.js';
 import type { Params } from './http/params.js';
@@ -15,6 +16,8 @@ import {
   TEXT_TYPE,
 } from './http/representation.js';
 import { Router } from './http/router.js';
+import { allocFingerprint } from './idempotency.js';
+import type { Logger } from './logger.js';
 import { ServiceError } from './service-error.js';
 import type { Store } from './store/store.js';
 
@@ -24,11 +27,43 @@ export interface RouteContext {
   params: Params;
   path: Record<string, string>;
   format: 'json' | 'xml';
+  /** The request body as text (also parsed into `params` unless the route has `rawBody`). */
+  body: string;
+  /** The request's `Content-Type` header, if any. */
+  contentType: string | undefined;
+  logger: Logger;
   /** Sign a wizard token for an external user. */
   signWizardToken(externalUserId: string): string;
 }
 
-export type Handler = (ctx: RouteContext) => Promise<Reply>;
+/** How the HTTP layer treats a route's request (all optional; defaults suit most routes). */
+export interface RouteOptions {
+  /** Largest body accepted, in bytes. @default BODY_LIMIT_BYTES (64 KiB) */
+  bodyLimit?: number;
+  /** The body is the handler's own (`ctx.body`), not parameters. @default false */
+  rawBody?: boolean;
+  /**
+   * The handler applies idempotency keys itself (the batch endpoint, per item): the request's
+   * `Idempotency-Key` header is ignored and no transaction is opened around the handler.
+   * @default false
+   */
+  ownIdempotency?: boolean;
+  /** The request's idempotency fingerprint. @default method, raw path and parameters */
+  fingerprint?(ctx: Pick<RouteContext, 'params' | 'path'>): string;
+}
+
+/** A route handler, with the {@link RouteOptions} it was registered with. */
+export type Handler = ((ctx: RouteContext) => Promise<Reply>) & RouteOptions;
+
+/**
+ * A handler with options for the HTTP layer.
+ *
+ * @example
+ * router.add('POST', '/api/v1/users/:id/features/:featureId/alloc', endpoint(handle, { fingerprint }));
+ */
+export function endpoint(handle: (ctx: RouteContext) => Promise<Reply>, options: RouteOptions): Handler {
+  return Object.assign(handle, options);
+}
 
 const DAY_MS = 86_400_000;
 
@@ -61,6 +96,19 @@ function floorParam(params: Params): boolean {
     );
   }
   return true;
+}
+
+/**
+ * `POST $BASE/…/alloc` once the request is read: the usage increment and its reply. The batch
+ * endpoint runs each item through this same function.
+ */
+function adjustAllocationReply(store: Store, subject: Subject, featureId: string, params: Params) {
+  return store
+    .adjustAllocation(subject, featureId, amountParam(params), {
+      planId: optional(params.string('paymentPlanId')),
+      floor: floorParam(params),
+    })
+    .then(allocationReply);
 }
 
 function subjectRoutes(router: Router<Handler>, base: string, subjectOf: (id: string) => Subject): void {
@@ -98,6 +146,11 @@ function subjectRoutes(router: Router<Handler>, base: string, subjectOf: (id: st
     });
 
   // Both alloc paths: the document's `$BASE/licenses/features/…` and its example's `$BASE/features/…`.
+  // Writes are fingerprinted by subject and feature, not by path spelling (idempotency.ts).
+  const allocWrite = (method: string) => ({
+    fingerprint: ({ params, path }: Pick<RouteContext, 'params' | 'path'>) =>
+      allocFingerprint(method, subjectOf(path.id!), path.featureId!, params),
+  });
   for (const allocPath of [
     `${base}/licenses/features/:featureId/alloc`,
     `${base}/features/:featureId/alloc`,
@@ -110,19 +163,26 @@ function subjectRoutes(router: Router<Handler>, base: string, subjectOf: (id: st
           }),
         ),
       )
-      .add('PUT', allocPath, async ({ store, params, path }) =>
-        allocationReply(
-          await store.setAllocation(subjectOf(path.id!), path.featureId!, amountParam(params), {
-            planId: optional(params.string('paymentPlanId')),
-          }),
+      .add(
+        'PUT',
+        allocPath,
+        endpoint(
+          async ({ store, params, path }) =>
+            allocationReply(
+              await store.setAllocation(subjectOf(path.id!), path.featureId!, amountParam(params), {
+                planId: optional(params.string('paymentPlanId')),
+              }),
+            ),
+          allocWrite('PUT'),
         ),
       )
-      .add('POST', allocPath, async ({ store, params, path }) =>
-        allocationReply(
-          await store.adjustAllocation(subjectOf(path.id!), path.featureId!, amountParam(params), {
-            planId: optional(params.string('paymentPlanId')),
-            floor: floorParam(params),
-          }),
+      .add(
+        'POST',
+        allocPath,
+        endpoint(
+          ({ store, params, path }) =>
+            adjustAllocationReply(store, subjectOf(path.id!), path.featureId!, params),
+          allocWrite('POST'),
         ),
       );
   }
@@ -196,6 +256,7 @@ export function createRoutes(): Router<Handler> {
         (p) => featureId === undefined || Object.hasOwn(p.features, featureId),
       );
       return jsonReply(200, { plans });
-    });
+    })
+    .add('POST', '/api/v1/allocations/batch', batchAdjustHandler(adjustAllocationReply));
   return router;
 }

@@ -567,6 +567,35 @@ describe('idempotency', () => {
     expect((await call(server, 'GET', `${ext(id)}/features/sms/alloc`)).json().available).toBe(9);
   });
 
+  it('treats both alloc path spellings and any encoding of the ids as one request for a key', async () => {
+    const id = `a/b ${user()}`;
+    await call(server, 'POST', `${ext(id)}/licenses`, { form: 'paymentPlanId=free' });
+    const headers = { 'Idempotency-Key': `paths-${id}` };
+    const first = await call(server, 'POST', `${ext(id)}/licenses/features/sms/alloc`, {
+      json: { amount: '2' },
+      headers,
+    });
+    expect(first.json().available).toBe(8);
+    const lowerHex = `/api/v1/users/external/${encodeURIComponent(id).replace('%2F', '%2f')}`;
+    const again = await call(server, 'POST', `${lowerHex}/features/sms/alloc`, { form: 'amount=2', headers });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.text).toBe(first.text);
+    // Another subject kind, another feature or another method is another request.
+    const stored = await call(server, 'POST', `/api/v1/users/${encodeURIComponent(id)}/features/sms/alloc`, {
+      form: 'amount=2',
+      headers,
+      accept: 'application/json',
+    });
+    expect(stored.json().code).toBe('idempotency_mismatch');
+    const put = await call(server, 'PUT', `${ext(id)}/features/sms/alloc`, {
+      form: 'amount=2',
+      headers,
+      accept: 'application/json',
+    });
+    expect(put.json().code).toBe('idempotency_mismatch');
+    expect((await call(server, 'GET', `${ext(id)}/features/sms/alloc`)).json().available).toBe(8);
+  });
+
   it('applies concurrent requests with one key once', async () => {
     const id = user();
     await call(server, 'POST', `${ext(id)}/licenses`, { form: 'paymentPlanId=free' });

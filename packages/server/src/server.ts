@@ -1,9 +1,8 @@
 /**
  * `createServer`: the HTTP service over the store. One request = authenticate, route, read
  * parameters, run the handler (inside a transaction with its idempotency record when an
- * `Idempotency-Key` is sent), answer in the negotiated format.
+ * `Idempotency-Key` is sent, see idempotency.ts), answer in the negotiated format.
  */
-import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigurationError, type EntitlementProvider } from '@tollgate/core';
@@ -15,6 +14,7 @@ import { preferredFormat } from './http/negotiate.js';
 import { Params, parseFormEncoded } from './http/params.js';
 import { errorReply, type Reply } from './http/representation.js';
 import { pathSegments, RequestStats, type ServerStats } from './http/router.js';
+import { checkIdempotencyKey, requestFingerprint, runIdempotent } from './idempotency.js';
 import { localProvider } from './local-provider.js';
 import { type Logger, silentLogger } from './logger.js';
 import { createRoutes } from './routes.js';
@@ -93,7 +93,6 @@ const optionsSchema = z.strictObject({
 });
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE', 'PATCH']);
-const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
 /**
  * Start the service. Options are validated first (a `ConfigurationError` names the bad one),
@@ -154,41 +153,35 @@ export async function createServer(options: ServerOptions): Promise<TollgateServ
       throw new ServiceError(401, 'unauthorized', 'Send valid ISV_API_KEY and ISV_API_SECRET headers.');
     }
     if (match === undefined) throw new ServiceError(404, 'not_found', `No endpoint ${method} ${rawPath}.`);
-    const text = await readBody(req);
-    const params = new Params(parseFormEncoded(query), bodyParams(req.headers['content-type'], text));
     const handler = match.handler;
-    const context = { params, path: match.params, format, signWizardToken: createWizardToken };
+    const text = await readBody(req, handler.bodyLimit);
+    const contentType = req.headers['content-type'];
+    const params = new Params(
+      parseFormEncoded(query),
+      ...(handler.rawBody === true ? [] : [bodyParams(contentType, text)]),
+    );
+    const context = {
+      params,
+      path: match.params,
+      format,
+      body: text,
+      contentType,
+      logger,
+      signWizardToken: createWizardToken,
+    };
 
     const key = req.headers['idempotency-key'];
-    if (!WRITE_METHODS.has(method) || typeof key !== 'string' || key === '') {
+    if (
+      handler.ownIdempotency === true ||
+      !WRITE_METHODS.has(method) ||
+      typeof key !== 'string' ||
+      key === ''
+    ) {
       return handler({ ...context, store });
     }
-    if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
-      throw new ServiceError(
-        400,
-        'invalid_request',
-        `Idempotency-Key is longer than ${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`,
-      );
-    }
-    const fingerprint = createHash('sha256')
-      .update(`${method} ${rawPath}\n${params.canonical()}`)
-      .digest('hex');
-    // The record and the write share one transaction: both happen or neither does, and a
-    // concurrent request with the same key waits on the record's unique index.
-    return store.transaction(async (tx) => {
-      const claim = await tx.claimIdempotencyKey(key, fingerprint);
-      if (claim.kind === 'replay') return { ...claim.response, replayed: true };
-      if (claim.kind === 'mismatch') {
-        throw new ServiceError(
-          422,
-          'idempotency_mismatch',
-          'This Idempotency-Key was used with a different request; use a new key for a new request.',
-        );
-      }
-      const reply = await handler({ ...context, store: tx });
-      await tx.completeIdempotencyKey(key, reply);
-      return reply;
-    });
+    checkIdempotencyKey(key, 'Idempotency-Key');
+    const fingerprint = handler.fingerprint?.(context) ?? requestFingerprint(method, rawPath, params);
+    return runIdempotent(store, key, fingerprint, (tx) => handler({ ...context, store: tx }));
   }
 
   function send(req: IncomingMessage, res: ServerResponse, reply: Reply & { replayed?: boolean }) {
