@@ -28,7 +28,7 @@ beforeAll(async () => {
   service = await createServer({ catalog, port: 0, credentials });
   const upstream = new URL(service.url);
   proxy = createHttpServer((req, res) => {
-    const isUsageWrite = req.method === 'POST' && /\/alloc$/.test(req.url ?? '');
+    const isUsageWrite = req.method === 'POST' && /\/alloc(ations\/batch)?$/.test(req.url ?? '');
     if (isUsageWrite) writesSeen += 1;
     const cut = isUsageWrite && cutNextWrites > 0;
     if (cut) cutNextWrites -= 1;

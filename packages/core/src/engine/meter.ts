@@ -6,12 +6,16 @@
  * once. 401/403 stop the timer (an explicit `flush()` or `close()` tries again). `record` never
  * throws. Timers are `unref()`ed.
  *
+ * With a provider that has `adjustAllocations` (our service's batch endpoint), one request
+ * carries the batches of up to 100 keys, each still with its own idempotency key; without it,
+ * or once the service turns the batch call down, each key goes in its own request.
+ *
  * It also runs "exact writes": single adjustments that must reach the service exactly once
  * with a fixed key (sync-mode repairs and refunds), retried in order, never merged.
  */
 import { randomUUID } from 'node:crypto';
-import { AllocationExhaustedError, type HttpError, isTollgateError } from '../errors.js';
-import type { Allocation, Subject } from '../types.js';
+import { AllocationExhaustedError, type HttpError, hasErrorCode, isTollgateError } from '../errors.js';
+import type { Allocation, AllocationAdjustment, Subject } from '../types.js';
 import { fromUnits, toUnits } from './amount.js';
 import { type Backend, isServiceFailure } from './backend.js';
 import type { ChargeKeys } from './decision-cache.js';
@@ -20,6 +24,10 @@ import type { Ledger } from './ledger.js';
 import type { Config } from './options.js';
 
 const SEP = '\u0000';
+/** Keys per `adjustAllocations` call: small enough to answer well within one call's timeout. */
+const BATCH_SIZE = 100;
+/** Calls in flight at once: a backlog after an outage must not open thousands of sockets. */
+const CONCURRENCY = 8;
 
 /** Where the service's answer after a write is sent, to refresh the local view. */
 export type SyncListener = (target: MeterTarget, available: Allocation, flushedMeanwhile: bigint) => void;
@@ -91,6 +99,11 @@ export class Meter {
   #ticking = false;
   #exactRunning: Promise<void> | undefined;
   #deadline: number | undefined;
+  /** Set when the provider's batch call is missing or refused: one key per request from then on. */
+  #batchOff = false;
+  /** Keys over the size bound, sent together at the end of this turn of the event loop. */
+  readonly #due = new Set<Pending>();
+  #dueScheduled = false;
   readonly stats = { usageDropped: 0, flushOk: 0, flushFailed: 0 };
   /** `maxBatchSize` in units, so `record` (once per metered request) compares bigints. */
   readonly #maxBatchUnits: bigint;
@@ -133,9 +146,12 @@ export class Meter {
     }
     pending.queued += units;
     if (pending.queued >= this.#maxBatchUnits && !pending.inflight && !this.#stopped && this.#skip === 0) {
-      this.#drain(key, pending, 1).catch((error: unknown) =>
-        this.config.logger.error({ err: error }, 'tollgate: a usage flush failed unexpectedly'),
-      );
+      if (this.#batching()) this.#flushSoon(pending);
+      else {
+        this.#drain(key, pending, 1).catch((error: unknown) =>
+          this.config.logger.error({ err: error }, 'tollgate: a usage flush failed unexpectedly'),
+        );
+      }
     }
     return true;
   }
@@ -224,9 +240,143 @@ export class Meter {
   }
 
   async #flushAll(sendsPerKey = 3): Promise<void> {
+    if (this.#batching()) await this.#flushBatched(sendsPerKey);
+    // Also when batching was just found not to work: the same batches go one by one, same keys.
+    if (!this.#batching()) await this.#flushEach(sendsPerKey);
+    await this.#runExact();
+  }
+
+  /** Whether flushes go through the provider's `adjustAllocations` (many keys per request). */
+  #batching(): boolean {
+    return !this.#batchOff && this.config.provider.adjustAllocations !== undefined;
+  }
+
+  /** Keys over the size bound wait for the end of this turn of the event loop, then go together. */
+  #flushSoon(pending: Pending): void {
+    this.#due.add(pending);
+    if (this.#dueScheduled) return;
+    this.#dueScheduled = true;
+    setImmediate(() => {
+      this.#dueScheduled = false;
+      const due = [...this.#due].filter((p) => !p.inflight && (p.batch || p.queued > 0n));
+      this.#due.clear();
+      if (due.length === 0 || this.#stopped || this.#skip > 0 || !this.#batching()) return;
+      this.#sendBatches(due).catch((error: unknown) =>
+        this.config.logger.error({ err: error }, 'tollgate: a usage flush failed unexpectedly'),
+      );
+    }).unref?.();
+  }
+
+  /**
+   * Flushes every key through `adjustAllocations`, a round at a time: a round sends what each
+   * key has (a batch being retried first, as one send), then waits for keys another flush is
+   * sending. Stops at the first round that fails; the timer tries again.
+   */
+  async #flushBatched(rounds: number): Promise<void> {
+    for (let round = 0; round < rounds; round++) {
+      const ready: Pending[] = [];
+      const busy: Promise<boolean>[] = [];
+      for (const [key, pending] of this.#pending) {
+        if (pending.inflight) busy.push(pending.inflight);
+        else if (pending.batch || pending.queued > 0n) ready.push(pending);
+        else this.#pending.delete(key);
+      }
+      if (ready.length === 0 && busy.length === 0) return;
+      if (ready.length > 0 && !(await this.#sendBatches(ready))) return;
+      await Promise.all(busy);
+    }
+  }
+
+  /** `pending` in calls of at most BATCH_SIZE, a few at a time; `false` if any call failed. */
+  async #sendBatches(pending: Pending[]): Promise<boolean> {
+    const calls: Pending[][] = [];
+    for (let i = 0; i < pending.length; i += BATCH_SIZE) calls.push(pending.slice(i, i + BATCH_SIZE));
+    let next = 0;
+    let ok = true;
+    const worker = async () => {
+      while (next < calls.length && ok && this.#batching()) {
+        if (!(await this.#sendBatch(calls[next++]!))) ok = false;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, calls.length) }, worker));
+    return ok && next === calls.length;
+  }
+
+  /**
+   * One `adjustAllocations` call for these keys, each with its batch and idempotency key (kept
+   * on failure, so a call whose answer was lost is counted once when sent again, alone or not).
+   * Resolves `false` when the call as a whole failed.
+   */
+  #sendBatch(pending: Pending[]): Promise<boolean> {
+    const sent = pending.map((p) => {
+      if (!p.batch) {
+        p.batch = { units: p.queued, idempotencyKey: randomUUID() };
+        p.queued = 0n;
+      }
+      const line = lineKey(p.subjectKey, p.featureId);
+      return { pending: p, batch: p.batch, line, mark: this.ledger.mark(line) };
+    });
+    const adjustments = sent.map(
+      ({ pending: p, batch }): AllocationAdjustment => ({
+        subject: p.subject,
+        featureId: p.featureId,
+        usage: fromUnits(batch.units),
+        idempotencyKey: batch.idempotencyKey,
+        ...(p.planId === undefined ? {} : { planId: p.planId }),
+      }),
+    );
+    const call = this.backend.run(
+      'flush',
+      (signal) => this.config.provider.adjustAllocations!(adjustments, { signal }),
+      this.#budget(),
+    );
+    const done = call.then(
+      (outcomes) => {
+        let backOff = false;
+        for (let i = 0; i < sent.length; i++) {
+          const { pending: p, batch, line, mark } = sent[i]!;
+          const outcome = outcomes[i]!;
+          const meanwhile = this.ledger.flushedSince(line, mark);
+          if (outcome.ok) this.#flushed(p, batch.units, line, outcome.allocation, meanwhile);
+          else if (!this.#failed(p, batch.units, outcome.error, () => this.#giveUp(p, line), false)) {
+            backOff ||= isServiceFailure(outcome.error);
+          }
+        }
+        if (backOff) this.#backOff();
+        return true;
+      },
+      (error: unknown) => {
+        for (const { line, mark } of sent) this.ledger.flushedSince(line, mark);
+        if (authFailure(error) || isServiceFailure(error)) {
+          for (const { pending: p, batch } of sent) this.#failed(p, batch.units, error, () => {}, false);
+          if (isServiceFailure(error)) this.#backOff();
+        } else {
+          // Not a verdict on any one adjustment (no batch endpoint, or it refused the call as a
+          // whole): send them one by one from now on, where each gets its own answer.
+          this.#batchOff = true;
+          if (!hasErrorCode(error, 'TOLLGATE_UNSUPPORTED')) {
+            this.config.logger.error(
+              { err: error },
+              'tollgate: the batch endpoint refused a usage flush; flushing one key per request from now on',
+            );
+          }
+        }
+        return false;
+      },
+    );
+    // What other flushes of these keys wait for: never rejects (`done`'s callers see the error).
+    const inflight = done
+      .catch(() => false)
+      .finally(() => {
+        for (const { pending: p } of sent) if (p.inflight === inflight) p.inflight = undefined;
+      });
+    for (const { pending: p } of sent) p.inflight = inflight;
+    return done;
+  }
+
+  /** The flushes of one key at a time, when the provider has no batch call. */
+  async #flushEach(sendsPerKey: number): Promise<void> {
     const keys = [...this.#pending.entries()];
-    // A few at a time: a backlog after an outage must not open thousands of sockets at once.
-    const concurrency = 8;
     let next = 0;
     const worker = async () => {
       while (next < keys.length) {
@@ -234,8 +384,7 @@ export class Meter {
         await this.#drain(key, pending, sendsPerKey);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, keys.length) }, worker));
-    await this.#runExact();
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, keys.length) }, worker));
   }
 
   /**
@@ -284,39 +433,64 @@ export class Meter {
         this.#budget(),
       );
       const meanwhile = this.ledger.flushedSince(line, mark);
-      pending.batch = undefined;
-      this.ledger.flushed(line, units);
-      this.#failures = 0;
-      this.stats.flushOk += 1;
-      this.emitter.emit('flush:ok', { subject: pending.subject, featureId: pending.featureId, amount });
-      this.onSync(pending, allocation, meanwhile);
+      this.#flushed(pending, units, line, allocation, meanwhile);
       return true;
     } catch (error) {
       this.ledger.flushedSince(line, mark);
-      return this.#failed(pending, units, error, () => {
-        pending.batch = undefined;
-        this.ledger.unhold(line, units);
-      });
+      return this.#failed(pending, units, error, () => this.#giveUp(pending, line));
     }
   }
 
-  /** Decides what a failed write means: retry later (false), or give up and move on (true). */
-  #failed(target: MeterTarget, units: bigint, error: unknown, giveUp: () => void): boolean {
+  /** A key's batch reached the service: the ledger and the local view learn it. */
+  #flushed(pending: Pending, units: bigint, line: string, allocation: Allocation, meanwhile: bigint): void {
+    pending.batch = undefined;
+    this.ledger.flushed(line, units);
+    this.#failures = 0;
+    this.stats.flushOk += 1;
+    this.emitter.emit('flush:ok', {
+      subject: pending.subject,
+      featureId: pending.featureId,
+      amount: fromUnits(units),
+    });
+    this.onSync(pending, allocation, meanwhile);
+  }
+
+  /** A key's batch the service refused for good: its units are no longer outstanding. */
+  #giveUp(pending: Pending, line: string): void {
+    const units = pending.batch?.units ?? 0n;
+    pending.batch = undefined;
+    this.ledger.unhold(line, units);
+  }
+
+  /** Skips ticks after a service failure, longer each time in a row (up to 10). */
+  #backOff(): void {
+    this.#failures = Math.min(this.#failures + 1, 10);
+    this.#skip = this.#failures;
+  }
+
+  /**
+   * Decides what a failed write means: retry later (false), or give up and move on (true).
+   * `backOff` false: the caller backs off once for several failures of one call.
+   */
+  #failed(target: MeterTarget, units: bigint, error: unknown, giveUp: () => void, backOff = true): boolean {
     const amount = fromUnits(units);
     this.stats.flushFailed += 1;
     const base = { subject: target.subject, featureId: target.featureId, amount, error };
     if (authFailure(error)) {
+      const wasStopped = this.#stopped;
       this.#stopped = true;
       this.emitter.emit('flush:failed', { ...base, willRetry: false });
-      this.config.logger.error(
-        { err: error, featureId: target.featureId },
-        'tollgate: the service rejected our credentials; usage flushing is stopped until flush() or close() is called. Check apiKey/apiSecret.',
-      );
+      // Once per stop, not once per key of a failed batch.
+      if (!wasStopped) {
+        this.config.logger.error(
+          { err: error, featureId: target.featureId },
+          'tollgate: the service rejected our credentials; usage flushing is stopped until flush() or close() is called. Check apiKey/apiSecret.',
+        );
+      }
       return false;
     }
     if (isServiceFailure(error)) {
-      this.#failures = Math.min(this.#failures + 1, 10);
-      this.#skip = this.#failures;
+      if (backOff) this.#backOff();
       this.emitter.emit('flush:failed', { ...base, willRetry: true });
       return false;
     }
