@@ -353,7 +353,8 @@ Written by \`pnpm bench\` (bench/run.mjs) on ${new Date().toISOString().slice(0,
   for minutes between its turns, which a server under steady traffic never is, and V8's memory
   reducer would shrink its heap while it waited (see bench/run.mjs).
 - Requests cycle through ${SUBJECTS.toLocaleString('en')} distinct subjects (metered variants: ${METER_SUBJECTS}, each a
-  separate flush key), sent as the \`x-user\` header.
+  separate flush key; the batched meter sends up to 100 keys per request to the service's batch
+  endpoint), sent as the \`x-user\` header.
 
 | Variant | req/s | p50 ms | p99 ms | ratio to bare | ratio, min–max over rounds | app CPU µs/request | CPU ratio to bare | non-2xx | backend requests / 1k requests |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
