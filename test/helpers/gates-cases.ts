@@ -275,6 +275,22 @@ export const GATE_CASES: GateCase[] = [
     },
   },
   {
+    // The denial must reach the earlier meter's settlement: with 'always', settling on the
+    // 402's close instead would charge it.
+    name: "composed meters: a later meter denied gives back an earlier chargeOn 'always' reservation",
+    grants: ['pro'],
+    gates: [
+      { kind: 'meter', featureId: 'sms', amount: 2, chargeOn: 'always' },
+      { kind: 'meter', featureId: 'mms', amount: 6 },
+    ],
+    expect: {
+      status: 402,
+      problemType: problem('exhausted'),
+      body: { featureId: 'mms' },
+      charged: { sms: 0, mms: 0 },
+    },
+  },
+  {
     name: 'composed meters: no charge for either on a failed response',
     grants: ['pro'],
     gates: [

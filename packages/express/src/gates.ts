@@ -131,7 +131,7 @@ export function createGates(options: GatesOptions): Gates {
     next: NextFunction,
   ): void => {
     // Reservations taken by earlier gates on this route: the handler will not run.
-    void existingSettlement(res)?.settle({ kind: 'denied' });
+    void existingSettlement(res, res.locals)?.settle({ kind: 'denied' });
     let answered: unknown;
     try {
       answered = onDenied(decision, req, res, next);
@@ -191,7 +191,7 @@ export function createGates(options: GatesOptions): Gates {
       const planId = gateOptions?.planId;
       const conclude = (req: Request, res: Response, next: NextFunction, result: MeterResult) => {
         if (result.kind === 'invalid_amount') {
-          void existingSettlement(res)?.settle({ kind: 'denied' });
+          void existingSettlement(res, res.locals)?.settle({ kind: 'denied' });
           sendSpec(res, result.response);
           return;
         }
@@ -200,7 +200,7 @@ export function createGates(options: GatesOptions): Gates {
           deny(onDenied, result.decision, req, res, next);
           return;
         }
-        responseSettlement(res, runtime.onSettlementError).add(result.reservation, chargeOn);
+        responseSettlement(res, runtime.onSettlementError, res.locals).add(result.reservation, chargeOn);
         forEachUsageHeader(state.decisions, setHeader, res);
         next();
       };

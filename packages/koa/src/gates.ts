@@ -120,7 +120,7 @@ export function createGates(options: GatesOptions): Gates {
 
   const deny = async (onDenied: OnDenied, decision: Decision, ctx: Context): Promise<void> => {
     // Reservations taken by earlier gates on this route: the downstream will not run.
-    void existingSettlement(ctx.res)?.settle({ kind: 'denied' });
+    void existingSettlement(ctx.res, ctx)?.settle({ kind: 'denied' });
     await onDenied(decision, ctx);
   };
 
@@ -154,14 +154,14 @@ export function createGates(options: GatesOptions): Gates {
         const metered = runtime.meter(ctx, featureId, amount, planId);
         const result = isPromiseLike(metered) ? await metered : metered;
         if (result.kind === 'invalid_amount') {
-          void existingSettlement(ctx.res)?.settle({ kind: 'denied' });
+          void existingSettlement(ctx.res, ctx)?.settle({ kind: 'denied' });
           sendSpec(ctx, result.response);
           return;
         }
         const state = attach(ctx, result.decision);
         if (result.kind === 'denied') return deny(onDenied, result.decision, ctx);
 
-        const settlement = responseSettlement(ctx.res, runtime.onSettlementError);
+        const settlement = responseSettlement(ctx.res, runtime.onSettlementError, ctx);
         settlement.add(result.reservation, chargeOn);
         forEachUsageHeader(state.decisions, setHeader, ctx);
         try {

@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Reservation } from '../engine/types.js';
-import { type RequestOutcome, responseSettlement } from './lifecycle.js';
+import { existingSettlement, type RequestOutcome, responseSettlement } from './lifecycle.js';
 
 /** A reservation that records what happened to it. */
 function recordingReservation(): Reservation & { actions: string[] } {
@@ -55,6 +55,29 @@ describe('responseSettlement on a real response', () => {
     await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
     expect(await outcome).toEqual({ kind: 'finished', status: 200 });
     expect(reservation.actions).toEqual(['commit']);
+  });
+
+  it('keeps the settlement in the holder the framework gives, and still settles on close', async () => {
+    const first = recordingReservation();
+    const second = recordingReservation();
+    let outcome: Promise<RequestOutcome | undefined> | undefined;
+    const port = await serve((_req, res) => {
+      const holder = {};
+      // Two gates of one route share the settlement through the holder, not through `res`.
+      responseSettlement(res, undefined, holder).add(first, 'success');
+      responseSettlement(res, undefined, holder).add(second, 'always');
+      expect(existingSettlement(res)).toBeUndefined();
+      const settlement = existingSettlement(res, holder);
+      outcome = new Promise((resolve) =>
+        res.on('close', () => setImmediate(() => resolve(settlement?.outcome))),
+      );
+      res.statusCode = 500;
+      res.end('failed');
+    });
+    await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
+    expect(await outcome).toEqual({ kind: 'finished', status: 500 });
+    expect(first.actions).toEqual(['release']);
+    expect(second.actions).toEqual(['commit']);
   });
 
   it('settles each of many concurrent responses with its own outcome', async () => {

@@ -106,9 +106,19 @@ export function forEachUsageHeader<T = undefined>(
   set(REMAINING_HEADER, `${name};r=${sfDecimal(remaining)}`, target as T);
 }
 
+// The last id named and its name: most metered routes charge one feature, so the id's check
+// and quoting run once, not per request.
+let lastId: string | undefined;
+let lastName: string | undefined;
+
 /** The sf-string name of a decision that gets usage headers: a finite `remaining` and an id an sf-string can carry. */
 function usageName(decision: Decision): string | undefined {
   const remaining = decision.remaining;
   if (remaining === undefined || !Number.isFinite(remaining)) return undefined;
-  return sfString(decision.featureId);
+  const id = decision.featureId;
+  if (id !== lastId) {
+    lastName = sfString(id);
+    lastId = id;
+  }
+  return lastName;
 }
