@@ -1,14 +1,7 @@
-import { once } from 'node:events';
-import {
-  createServer as createHttpServer,
-  request as httpRequest,
-  type IncomingMessage,
-  type Server,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createTollgate, type LicensarioProvider, licensarioProvider, type Tollgate } from '@tollgate/core';
 import { createServer, type TollgateServer } from '@tollgate/server';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { type ServiceProxy, startServiceProxy } from './helpers/service-proxy.js';
 
 // A proxy in front of the real service that lets a usage write through and then cuts the
 // connection before the answer reaches the client: the service has counted the batch, the
@@ -18,7 +11,7 @@ const catalog = { plans: [{ id: 'pro', name: 'Pro', features: { sms: 100 } }] };
 const credentials = [{ key: 'lost-key', secret: 'lost-secret-91b2' }];
 
 let service: TollgateServer;
-let proxy: Server;
+let proxy: ServiceProxy;
 let provider: LicensarioProvider;
 let tollgate: Tollgate | undefined;
 let cutNextWrites = 0;
@@ -26,39 +19,15 @@ let writesSeen = 0;
 
 beforeAll(async () => {
   service = await createServer({ catalog, port: 0, credentials });
-  const upstream = new URL(service.url);
-  proxy = createHttpServer((req, res) => {
+  proxy = await startServiceProxy(service.url, (req) => {
     const isUsageWrite = req.method === 'POST' && /\/alloc(ations\/batch)?$/.test(req.url ?? '');
     if (isUsageWrite) writesSeen += 1;
     const cut = isUsageWrite && cutNextWrites > 0;
     if (cut) cutNextWrites -= 1;
-    const forward = httpRequest(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        path: req.url,
-        method: req.method,
-        headers: req.headers,
-        // One upstream connection per request, so the service's close() has no idle socket to wait for.
-        agent: false,
-      },
-      (answer: IncomingMessage) => {
-        if (cut) {
-          // Read the whole answer (the write is committed at the service), then drop it.
-          answer.resume();
-          answer.on('end', () => res.socket?.destroy());
-          return;
-        }
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    req.pipe(forward);
+    return cut ? 'cut' : 'forward';
   });
-  proxy.listen(0, '127.0.0.1');
-  await once(proxy, 'listening');
   provider = licensarioProvider({
-    baseUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    baseUrl: proxy.url,
     apiKey: credentials[0]!.key,
     apiSecret: credentials[0]!.secret,
     timeoutMs: 5000,
@@ -77,8 +46,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await provider?.close();
-  proxy?.closeAllConnections();
-  if (proxy) await new Promise((resolve) => proxy.close(resolve));
+  await proxy?.close();
   await service?.close();
 });
 
