@@ -1,21 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Logger } from './logger.js';
 import type { TollgateServer } from './server.js';
 import { Store } from './store/store.js';
-import { call, KEY, SECRET, startServer } from './test-support.js';
+import { call, capturingLogger, KEY, SECRET, startServer } from './test-support.js';
 
-const lines: string[] = [];
-const capture =
-  (level: string) =>
-  (obj: object, msg?: string): void => {
-    lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj, (k, v) => (k === 'err' ? String(v) : v))}`);
-  };
-const logger: Logger = {
-  debug: capture('debug'),
-  info: capture('info'),
-  warn: capture('warn'),
-  error: capture('error'),
-};
+const { logger, lines } = capturingLogger();
 
 let server: TollgateServer;
 let n = 0;

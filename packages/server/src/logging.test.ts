@@ -1,20 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Logger } from './logger.js';
 import type { TollgateServer } from './server.js';
-import { call, SECRET, startServer } from './test-support.js';
+import { call, capturingLogger, SECRET, startServer } from './test-support.js';
 
-const lines: string[] = [];
-const capture =
-  (level: string) =>
-  (obj: object, msg?: string): void => {
-    lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
-  };
-const logger: Logger = {
-  debug: capture('debug'),
-  info: capture('info'),
-  warn: capture('warn'),
-  error: capture('error'),
-};
+const { logger, lines } = capturingLogger();
 let server: TollgateServer;
 
 beforeAll(async () => {

@@ -2,7 +2,34 @@
  * Test helpers (excluded from the build): start a real server on port 0 and call it with raw
  * `fetch`, no client library.
  */
+import type { Logger } from './logger.js';
 import { createServer, type ServerOptions, type TollgateServer } from './server.js';
+
+/**
+ * A logger that keeps every line as `level message {fields}` (an `err` field as its text), for
+ * tests that check what the service logs and that secrets never reach it.
+ *
+ * @example
+ * const { logger, lines } = capturingLogger();
+ * const server = await startServer({ logger });
+ */
+export function capturingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const capture =
+    (level: string) =>
+    (obj: object, msg?: string): void => {
+      lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj, (k, v) => (k === 'err' ? String(v) : v))}`);
+    };
+  return {
+    lines,
+    logger: {
+      debug: capture('debug'),
+      info: capture('info'),
+      warn: capture('warn'),
+      error: capture('error'),
+    },
+  };
+}
 
 export const KEY = 'test-key';
 export const SECRET = 'test-secret';
