@@ -21,7 +21,20 @@ const MAX_SAFE_UNITS = BigInt(Number.MAX_SAFE_INTEGER);
  * toUnits(0.1); // 100000000n
  */
 export function toUnits(value: number): bigint {
-  // Whole amounts ("1 SMS") are the usual charge, once per metered request: skip the parse.
+  // A gate charges the same amount on every request: the last answer is kept (bigints are
+  // immutable, so sharing one is safe), which spares two bigint allocations per request.
+  if (value === lastValue) return lastUnits;
+  const units = computeUnits(value);
+  lastValue = value;
+  lastUnits = units;
+  return units;
+}
+
+let lastValue = Number.NaN;
+let lastUnits = 0n;
+
+function computeUnits(value: number): bigint {
+  // Whole amounts ("1 SMS") are the usual charge: skip the parse.
   if (Number.isSafeInteger(value)) return BigInt(value) * SCALE;
   const text = String(Math.abs(value));
   const match = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(text);
@@ -87,21 +100,8 @@ export function parseUsage(usage: Usage): UsageItem[] {
   const items = new Array<UsageItem>(featureIds.length);
   for (let i = 0; i < featureIds.length; i++) {
     const featureId = featureIds[i]!;
-    const amount = usage[featureId];
-    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount <= 0) {
-      throw new InvalidAmountError(
-        `Usage of "${featureId}" must be a finite number > 0 (got ${String(amount)}); refunds go through reservation.release().`,
-        { amount, featureId },
-      );
-    }
-    const units = toUnits(amount);
-    if (units === 0n) {
-      throw new InvalidAmountError(
-        `Usage of "${featureId}" is below the smallest chargeable amount (1e-9); got ${String(amount)}.`,
-        { amount, featureId },
-      );
-    }
-    items[i] = { featureId, amount, units };
+    const amount = usage[featureId] as number;
+    items[i] = { featureId, amount, units: usageUnits(featureId, amount) };
   }
   if (items.length === 0) {
     throw new InvalidAmountError('usage is empty: pass at least one featureId → amount, e.g. { sms: 1 }.', {
@@ -109,4 +109,43 @@ export function parseUsage(usage: Usage): UsageItem[] {
     });
   }
   return items;
+}
+
+/**
+ * The units of one feature's usage, validated as {@link parseUsage} does each entry: throws
+ * `InvalidAmountError` for anything but a finite number of at least 1e-9.
+ *
+ * @example
+ * usageUnits('sms', 2); // 2000000000n
+ */
+export function usageUnits(featureId: string, amount: unknown): bigint {
+  if (typeof amount !== 'number' || !Number.isFinite(amount) || amount <= 0) {
+    throw new InvalidAmountError(
+      `Usage of "${featureId}" must be a finite number > 0 (got ${String(amount)}); refunds go through reservation.release().`,
+      { amount, featureId },
+    );
+  }
+  const units = toUnits(amount);
+  if (units === 0n) {
+    throw new InvalidAmountError(
+      `Usage of "${featureId}" is below the smallest chargeable amount (1e-9); got ${String(amount)}.`,
+      { amount, featureId },
+    );
+  }
+  return units;
+}
+
+/**
+ * The usage record `{ [featureId]: amount }` of one feature.
+ *
+ * @example
+ * usageOf('sms', 1); // { sms: 1 }
+ */
+export function usageOf(featureId: string, amount: number): Usage {
+  // Assigned, not a computed key in the literal: the cheaper shape, once per metered request.
+  const usage: Record<string, number> = {};
+  // Assigning `__proto__` would set the prototype, not a property: define that one instead.
+  if (featureId === '__proto__') Object.defineProperty(usage, featureId, { value: amount, enumerable: true });
+  else usage[featureId] = amount;
+  return usage;
 }

@@ -6,16 +6,17 @@
 import { randomUUID } from 'node:crypto';
 import { AllocationExhaustedError, ClosedError, ConfigurationError, isTollgateError } from '../errors.js';
 import type { Allocation, Subject } from '../types.js';
-import { fromUnits, parseUsage, toUnits, type UsageItem } from './amount.js';
+import { fromUnits, parseUsage, toUnits, type UsageItem, usageOf, usageUnits } from './amount.js';
 import { Backend } from './backend.js';
 import { Circuit } from './circuit.js';
-import { type ChargeKeys, DecisionCache } from './decision-cache.js';
+import { type CacheEntry, type ChargeKeys, DecisionCache } from './decision-cache.js';
 import { Decisions, entryDecision, type Lookup, noSubjectDecision, toDecision } from './decisions.js';
 import { Emitter } from './events.js';
 import { Ledger } from './ledger.js';
 import { chargeKeys, type ExactWrite, lineKey, Meter, type MeterTarget } from './meter.js';
 import { type Config, resolveConfig } from './options.js';
 import { NOTHING_TO_SETTLE, OnceReservation, type Settler } from './reservation.js';
+import { type ReserveOne, reserveOneCached } from './reserve-one.js';
 import { SETTLED } from './settled.js';
 import { subjectKey } from './subject-key.js';
 import type {
@@ -71,7 +72,7 @@ export function createTollgate(options: TollgateOptions): Tollgate {
   return new Engine(resolveConfig(options));
 }
 
-class Engine implements Tollgate {
+class Engine implements Tollgate, ReserveOne {
   readonly provider: Config['provider'];
   readonly #config: Config;
   readonly #emitter: Emitter;
@@ -197,6 +198,32 @@ class Engine implements Tollgate {
     return this.#reserveLocal(subject, sk, items, lookups, usage, options.planId);
   }
 
+  [reserveOneCached](
+    subject: Subject,
+    featureId: string,
+    amount: number,
+    planId: string | undefined,
+  ): Reservation | undefined {
+    const units = usageUnits(featureId, amount);
+    this.#assertOpen();
+    if (this.#config.meter.mode !== 'batched') return undefined;
+    const sk = subjectKey(subject);
+    if (sk === undefined) return undefined;
+    const entry = this.#decisions.hit(this.#cache.key(sk, featureId, planId), false);
+    if (!entry) return undefined;
+    const decision = entryDecision(entry, 'cache', featureId, this.#config.clock.now());
+    exhaust(decision, entry.view, units);
+    const allowed = decision.allowed;
+    const charge = allowed ? this.#hold(subject, sk, featureId, units, planId, entry, decision) : undefined;
+    this.#emitDecision(subject, decision);
+    return new OnceReservation(
+      this.#usageDecision([decision], usageOf(featureId, amount)),
+      !allowed,
+      this.#localSettler,
+      charge === undefined ? [] : [charge],
+    );
+  }
+
   async report(subject: Subject, usage: Usage): Promise<void> {
     const items = parseUsage(usage);
     this.#assertOpen();
@@ -206,7 +233,7 @@ class Engine implements Tollgate {
         'report(subject, usage) needs a subject: { userId } or { externalUserId }; got none.',
       );
     }
-    const charges = items.map((item) => this.#charge(subject, sk, item, undefined));
+    const charges = items.map((item) => this.#charge(subject, sk, item.featureId, item.units, undefined));
     if (this.#config.meter.mode === 'batched') {
       for (const charge of charges) {
         // Reported usage is not authorized, but the local view must still account for it.
@@ -291,10 +318,16 @@ class Engine implements Tollgate {
     return this.#emitDecision(subject, noSubjectDecision(featureId, planId));
   }
 
-  #charge(subject: Subject, sk: string, item: UsageItem, planId: string | undefined): Charge {
+  #charge(
+    subject: Subject,
+    sk: string,
+    featureId: string,
+    units: bigint,
+    planId: string | undefined,
+  ): Charge {
     return {
-      target: { subject, subjectKey: sk, featureId: item.featureId, planId },
-      units: item.units,
+      target: { subject, subjectKey: sk, featureId, planId },
+      units,
       held: false,
       keys: undefined,
     };
@@ -377,11 +410,7 @@ class Engine implements Tollgate {
       const lookup = lookups[i]!;
       const decision = toDecision(lookup, item.featureId, planId, this.#config.failMode, now);
       if (lookup.source === 'fallback') this.#fallback(subject, item.featureId);
-      const view = lookup.entry?.view;
-      if (decision.allowed && view !== undefined && view < item.units) {
-        decision.allowed = false;
-        decision.reason = 'exhausted';
-      }
+      exhaust(decision, lookup.entry?.view, item.units);
       if (!decision.allowed) allowed = false;
       decisions[i] = decision;
     }
@@ -389,28 +418,51 @@ class Engine implements Tollgate {
     let charged = 0;
     for (let i = 0; allowed && i < items.length; i++) {
       const item = items[i]!;
-      const entry = lookups[i]!.entry;
-      // Boolean features have nothing to charge; metered ones (or unknown, when failing
-      // open) are charged.
-      if (entry !== undefined && entry.view === undefined) continue;
-      if (entry?.view !== undefined) {
-        entry.view -= item.units;
-        decisions[i]!.remaining = entry.view > 0n ? fromUnits(entry.view) : 0;
-      }
-      const charge = this.#charge(subject, sk, item, planId);
-      let keys = entry?.keys;
-      if (keys === undefined) {
-        keys = chargeKeys(charge.target);
-        if (entry !== undefined) entry.keys = keys;
-      }
-      charge.keys = keys;
-      this.#ledger.hold(keys.line, item.units);
-      charge.held = true;
-      charges[charged++] = charge;
+      const charge = this.#hold(
+        subject,
+        sk,
+        item.featureId,
+        item.units,
+        planId,
+        lookups[i]!.entry,
+        decisions[i]!,
+      );
+      if (charge !== undefined) charges[charged++] = charge;
     }
     charges.length = charged;
     for (const decision of decisions) this.#emitDecision(subject, decision);
     return new OnceReservation(this.#usageDecision(decisions, usage), !allowed, this.#localSettler, charges);
+  }
+
+  /**
+   * Takes an allowed feature's units from the local view and holds them in the ledger; the
+   * charge to commit or release, or `undefined` for a boolean feature (nothing to charge).
+   * Without an entry (failing open) the units are charged all the same.
+   */
+  #hold(
+    subject: Subject,
+    sk: string,
+    featureId: string,
+    units: bigint,
+    planId: string | undefined,
+    entry: CacheEntry | undefined,
+    decision: Decision,
+  ): Charge | undefined {
+    if (entry !== undefined && entry.view === undefined) return undefined;
+    if (entry?.view !== undefined) {
+      entry.view -= units;
+      decision.remaining = entry.view > 0n ? fromUnits(entry.view) : 0;
+    }
+    const charge = this.#charge(subject, sk, featureId, units, planId);
+    let keys = entry?.keys;
+    if (keys === undefined) {
+      keys = chargeKeys(charge.target);
+      if (entry !== undefined) entry.keys = keys;
+    }
+    charge.keys = keys;
+    this.#ledger.hold(keys.line, units);
+    charge.held = true;
+    return charge;
   }
 
   /** Sync mode: one conditional decrement per metered feature, at the service. */
@@ -442,7 +494,7 @@ class Engine implements Tollgate {
       items.map(async (item, i) => {
         const lookup = lookups[i]!;
         if (lookup.entry !== undefined && lookup.entry.view === undefined) return { kind: 'none' as const };
-        const charge = this.#charge(subject, sk, item, planId);
+        const charge = this.#charge(subject, sk, item.featureId, item.units, planId);
         const idempotencyKey = `${base}:${i}`;
         try {
           const allocation = await this.#write(charge.target, item.units, idempotencyKey, 0);
@@ -621,6 +673,14 @@ class Engine implements Tollgate {
         }
       }),
     );
+  }
+}
+
+/** A granted metered feature whose local view cannot cover the units is denied as exhausted. */
+function exhaust(decision: Decision, view: bigint | undefined, units: bigint): void {
+  if (decision.allowed && view !== undefined && view < units) {
+    decision.allowed = false;
+    decision.reason = 'exhausted';
   }
 }
 

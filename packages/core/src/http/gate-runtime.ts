@@ -4,9 +4,11 @@
  * `@tollgate/express` and `@tollgate/koa` are thin translations around this.
  */
 import { z } from 'zod';
+import { usageOf } from '../engine/amount.js';
 import { createTollgate } from '../engine/create-tollgate.js';
 import { noSubjectDecision } from '../engine/decisions.js';
 import { settleReservation } from '../engine/reservation.js';
+import { type ReserveOne, reserveOneCached } from '../engine/reserve-one.js';
 import type { Decision, Logger, Reservation, Tollgate, TollgateOptions } from '../engine/types.js';
 import { ConfigurationError, hasErrorCode, isTollgateError } from '../errors.js';
 import type { Subject } from '../types.js';
@@ -156,6 +158,9 @@ export function createGateRuntime<Req>(options: GateRuntimeOptions<Req>): GateRu
   const chargeOn = options.chargeOn ?? 'success';
   const { subject: subjectOf, upgradeUrl, retryAfterSeconds, wwwAuthenticate, logger } = options;
 
+  // Our engine reserves one feature without building and parsing a usage record.
+  const reserveOne = (tollgate as Partial<ReserveOne>)[reserveOneCached];
+
   const upgradeUrlFor = (decision: Decision): string | undefined =>
     typeof upgradeUrl === 'function' ? upgradeUrl(decision) : upgradeUrl;
 
@@ -216,17 +221,17 @@ export function createGateRuntime<Req>(options: GateRuntimeOptions<Req>): GateRu
     amount: number,
     planId: string | undefined,
   ): MaybePromise<MeterResult> => {
-    // Assigned, not a computed key in the literal: the cheaper shape, once per metered request.
-    const usage: Record<string, number> = {};
-    // Assigning `__proto__` would set the prototype, not a property: define that one instead.
-    if (featureId === '__proto__')
-      Object.defineProperty(usage, featureId, { value: amount, enumerable: true });
-    else usage[featureId] = amount;
-    const reserveOptions = planId === undefined ? NO_OPTIONS : { planId };
-    const cached = tollgate.reserveCached(subject, usage, reserveOptions);
+    const cached =
+      reserveOne === undefined
+        ? tollgate.reserveCached(
+            subject,
+            usageOf(featureId, amount),
+            planId === undefined ? NO_OPTIONS : { planId },
+          )
+        : reserveOne.call(tollgate, subject, featureId, amount, planId);
     if (cached !== undefined) return toMeterResult(cached, featureId, onSettlementError);
     return tollgate
-      .reserve(subject, usage, reserveOptions)
+      .reserve(subject, usageOf(featureId, amount), planId === undefined ? NO_OPTIONS : { planId })
       .then((r) => toMeterResult(r, featureId, onSettlementError));
   };
 

@@ -23,6 +23,11 @@ describe('forEachUsageHeader', () => {
   it.each([
     ['one metered feature', { sms: decision('sms', 41) }],
     ['a decimal allocation', { sms: decision('sms', 12.3806) }],
+    ['another feature after sms', { mms: decision('mms', 9) }],
+    ['a whole balance past the sf-decimal range', { sms: decision('sms', 5e12) }],
+    ['a whole balance past the sf-integer range', { sms: decision('sms', 2e15) }],
+    ['an overdrawn balance', { sms: decision('sms', -3) }],
+    ['nothing left', { sms: decision('sms', 0) }],
     ['a boolean feature (no remaining)', { reports: decision('reports') }],
     ['a feature id that needs escaping', { 'a"b': decision('a"b', 2) }],
     ['a feature id an sf-string cannot carry', { é: decision('é', 2) }],

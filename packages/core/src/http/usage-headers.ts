@@ -97,19 +97,22 @@ export function forEachUsageHeader<T = undefined>(
     }
     only = decisions[featureId];
   }
-  if (only === undefined) return;
-  const name = usageName(only);
-  if (name === undefined) return;
-  // usageName vouched for a finite `remaining`.
+  if (only === undefined || usageName(only) === undefined) return;
+  // usageName vouched for a finite `remaining`, and kept the id's `"name";r=` prefix.
   const remaining = only.remaining as number;
-  set('RateLimit', `${name};r=${sfInteger(remaining)}`, target as T);
-  set(REMAINING_HEADER, `${name};r=${sfDecimal(remaining)}`, target as T);
+  const limit = lastPrefix + sfInteger(remaining);
+  set('RateLimit', limit, target as T);
+  // A whole amount (the usual balance) reads the same in both: one string, not two.
+  const exact =
+    Number.isInteger(remaining) && remaining <= MAX_SF_DECIMAL ? limit : lastPrefix + sfDecimal(remaining);
+  set(REMAINING_HEADER, exact, target as T);
 }
 
-// The last id named and its name: most metered routes charge one feature, so the id's check
-// and quoting run once, not per request.
+// The last id named, its name and `"name";r=`: most metered routes charge one feature, so the
+// id's check and quoting run once, not per request.
 let lastId: string | undefined;
 let lastName: string | undefined;
+let lastPrefix = '';
 
 /** The sf-string name of a decision that gets usage headers: a finite `remaining` and an id an sf-string can carry. */
 function usageName(decision: Decision): string | undefined {
@@ -118,6 +121,7 @@ function usageName(decision: Decision): string | undefined {
   const id = decision.featureId;
   if (id !== lastId) {
     lastName = sfString(id);
+    lastPrefix = `${lastName};r=`;
     lastId = id;
   }
   return lastName;

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import type { Subject } from '../types.js';
+import { type ReserveOne, reserveOneCached } from './reserve-one.js';
+import { alice, bob, setup, useEngineTestLifecycle } from './test-setup.js';
+import type { Tollgate } from './types.js';
+
+useEngineTestLifecycle();
+
+const fixture = { licenses: [{ subject: alice, planId: 'pro' }] };
+const one = (tollgate: Tollgate) => tollgate as Tollgate & ReserveOne;
+
+/** Two engines over twin providers: one reserves through the one-feature path, one through reserveCached. */
+async function twins(subject: Subject, featureId: string) {
+  const a = setup(fixture);
+  const b = setup(fixture);
+  await a.tollgate.check(subject, featureId);
+  await b.tollgate.check(subject, featureId);
+  return { a, b };
+}
+
+describe('the one-feature reserve of the metered gates', () => {
+  it.each([
+    ['a metered feature with room', alice, 'sms', 3],
+    ['a metered feature without room', alice, 'sms', 101],
+    ['a boolean feature', alice, 'reports', 1],
+    ['a feature the subject has no licence for', bob, 'sms', 1],
+    ['a decimal amount', alice, 'mms', 0.25],
+  ] as const)('decides and charges like reserveCached: %s', async (_name, subject, featureId, amount) => {
+    const { a, b } = await twins(subject, featureId);
+    const fast = one(a.tollgate)[reserveOneCached](subject, featureId, amount, undefined);
+    const general = b.tollgate.reserveCached(subject, { [featureId]: amount });
+    expect(fast?.decision).toEqual(general?.decision);
+    await fast?.commit();
+    await general?.commit();
+    await a.tollgate.flush();
+    await b.tollgate.flush();
+    if (subject === alice) {
+      expect(await a.provider.getAllocation(alice, 'sms')).toEqual(
+        await b.provider.getAllocation(alice, 'sms'),
+      );
+      expect(await a.provider.getAllocation(alice, 'mms')).toEqual(
+        await b.provider.getAllocation(alice, 'mms'),
+      );
+    }
+    expect(a.tollgate.checkCached(subject, featureId)).toEqual(b.tollgate.checkCached(subject, featureId));
+  });
+
+  it('gives the units back to the local view on release', async () => {
+    const { a } = await twins(alice, 'sms');
+    const reservation = one(a.tollgate)[reserveOneCached](alice, 'sms', 40, undefined);
+    expect(reservation?.decision.remaining).toBe(60);
+    await reservation?.release();
+    expect(a.tollgate.checkCached(alice, 'sms')?.remaining).toBe(100);
+  });
+
+  it('answers undefined (call reserve) on a cache miss, and in sync mode', async () => {
+    const { tollgate } = setup(fixture);
+    expect(one(tollgate)[reserveOneCached](alice, 'sms', 1, undefined)).toBeUndefined();
+    const sync = setup(fixture, { meter: { mode: 'sync' } });
+    await sync.tollgate.check(alice, 'sms');
+    expect(one(sync.tollgate)[reserveOneCached](alice, 'sms', 1, undefined)).toBeUndefined();
+  });
+
+  it.each([[0], [-1], [Number.NaN], [Number.POSITIVE_INFINITY], [1e-10]])(
+    'rejects the amount %s with the same error as reserveCached',
+    async (amount) => {
+      const { a, b } = await twins(alice, 'sms');
+      const fast = () => one(a.tollgate)[reserveOneCached](alice, 'sms', amount, undefined);
+      const general = () => b.tollgate.reserveCached(alice, { sms: amount });
+      expect(fast).toThrowError(expect.objectContaining({ code: 'TOLLGATE_INVALID_AMOUNT' }));
+      expect(fast).toThrow(getMessage(general));
+    },
+  );
+});
+
+function getMessage(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected a throw');
+}
