@@ -15,7 +15,7 @@ import { Emitter } from './events.js';
 import { Ledger } from './ledger.js';
 import { chargeKeys, type ExactWrite, lineKey, Meter, type MeterTarget } from './meter.js';
 import { type Config, resolveConfig } from './options.js';
-import { NOTHING_TO_SETTLE, OnceReservation, type Settler } from './reservation.js';
+import { FeatureReservation, NOTHING_TO_SETTLE, OnceReservation, type Settler } from './reservation.js';
 import { type ReserveOne, reserveOneCached } from './reserve-one.js';
 import { SETTLED } from './settled.js';
 import { subjectKey } from './subject-key.js';
@@ -92,6 +92,9 @@ class Engine implements Tollgate, ReserveOne {
       return SETTLED;
     },
   };
+  /** The usage decision of a one-feature reservation, built if something reads it. */
+  readonly #summarize = (decision: Decision, amount: number): UsageDecision =>
+    this.#usageDecision([decision], usageOf(decision.featureId, amount));
   /** Sync reservations: the charges are already applied; release refunds them. */
   readonly #syncSettler: Settler<SyncCharges> = {
     commit: () => SETTLED,
@@ -216,8 +219,10 @@ class Engine implements Tollgate, ReserveOne {
     const allowed = decision.allowed;
     const charge = allowed ? this.#hold(subject, sk, featureId, units, planId, entry, decision) : undefined;
     this.#emitDecision(subject, decision);
-    return new OnceReservation(
-      this.#usageDecision([decision], usageOf(featureId, amount)),
+    return new FeatureReservation(
+      decision,
+      amount,
+      this.#summarize,
       !allowed,
       this.#localSettler,
       charge === undefined ? [] : [charge],

@@ -6,7 +6,7 @@
  * reservation, and its closures (with their contexts) were a good part of what it allocated.
  */
 import { SETTLED } from './settled.js';
-import type { Reservation, UsageDecision } from './types.js';
+import type { Decision, Reservation, UsageDecision } from './types.js';
 
 /**
  * How the charges of a reservation are committed or given back. One object per engine and
@@ -21,18 +21,13 @@ export interface Settler<T> {
 export const NOTHING_TO_SETTLE: Settler<unknown> = { commit: () => SETTLED, release: () => SETTLED };
 
 /**
- * A reservation whose commit/release run at most once between them. A synchronous throw of
- * the settler becomes a rejected promise, as from an async function.
+ * Commit and release of which only the first call does anything. A synchronous throw of the
+ * settler becomes a rejected promise, as from an async function.
  *
  * `commit` and `release` are built on first access and kept, so they work detached
  * (`res.on('finish', reservation.commit)`); the gates call {@link settle} and build neither.
- *
- * @example
- * const r = new OnceReservation(decision, false, settler, charges);
- * await r.commit(); await r.release(); // the release is a no-op
  */
-export class OnceReservation<T> implements Reservation {
-  readonly decision: UsageDecision;
+abstract class SettlesOnce<T> {
   #settled: boolean;
   readonly #settler: Settler<T>;
   readonly #charges: T;
@@ -40,8 +35,7 @@ export class OnceReservation<T> implements Reservation {
   #release: (() => Promise<void>) | undefined;
 
   /** `settled`: already settled (nothing may run any more), e.g. a denial. */
-  constructor(decision: UsageDecision, settled: boolean, settler: Settler<T>, charges: T) {
-    this.decision = decision;
+  constructor(settled: boolean, settler: Settler<T>, charges: T) {
     this.#settled = settled;
     this.#settler = settler;
     this.#charges = charges;
@@ -72,6 +66,58 @@ export class OnceReservation<T> implements Reservation {
 }
 
 /**
+ * The reservation `reserve` and `reserveCached` return.
+ *
+ * @example
+ * const r = new OnceReservation(decision, false, settler, charges);
+ * await r.commit(); await r.release(); // the release is a no-op
+ */
+export class OnceReservation<T> extends SettlesOnce<T> implements Reservation {
+  readonly decision: UsageDecision;
+
+  constructor(decision: UsageDecision, settled: boolean, settler: Settler<T>, charges: T) {
+    super(settled, settler, charges);
+    this.decision = decision;
+  }
+}
+
+/**
+ * The reservation of one feature the metered gates take: they read the feature's decision, so
+ * the usage decision (an object, an array and a usage record per request) is built only if
+ * something reads `decision`.
+ *
+ * @example
+ * const r = new FeatureReservation(decision, 1, summarize, false, settler, charges);
+ * r.feature; // the decision for the feature
+ */
+export class FeatureReservation<T> extends SettlesOnce<T> implements Reservation {
+  readonly feature: Decision;
+  readonly #amount: number;
+  readonly #summarize: (feature: Decision, amount: number) => UsageDecision;
+  #decision: UsageDecision | undefined;
+
+  constructor(
+    feature: Decision,
+    amount: number,
+    summarize: (feature: Decision, amount: number) => UsageDecision,
+    settled: boolean,
+    settler: Settler<T>,
+    charges: T,
+  ) {
+    super(settled, settler, charges);
+    this.feature = feature;
+    this.#amount = amount;
+    this.#summarize = summarize;
+    this.#decision = undefined;
+  }
+
+  get decision(): UsageDecision {
+    this.#decision ??= this.#summarize(this.feature, this.#amount);
+    return this.#decision;
+  }
+}
+
+/**
  * Commits or releases any `Reservation`; the engine's own settle without building their
  * detached `commit`/`release` functions (once per metered request in the gates).
  *
@@ -79,6 +125,6 @@ export class OnceReservation<T> implements Reservation {
  * await settleReservation(reservation, 'commit');
  */
 export function settleReservation(reservation: Reservation, action: 'commit' | 'release'): Promise<void> {
-  if (reservation instanceof OnceReservation) return reservation.settle(action === 'commit');
+  if (reservation instanceof SettlesOnce) return reservation.settle(action === 'commit');
   return action === 'commit' ? reservation.commit() : reservation.release();
 }

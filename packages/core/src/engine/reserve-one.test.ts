@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Subject } from '../types.js';
+import { FeatureReservation } from './reservation.js';
 import { type ReserveOne, reserveOneCached } from './reserve-one.js';
 import { alice, bob, setup, useEngineTestLifecycle } from './test-setup.js';
 import type { Tollgate } from './types.js';
@@ -43,6 +44,18 @@ describe('the one-feature reserve of the metered gates', () => {
       );
     }
     expect(a.tollgate.checkCached(subject, featureId)).toEqual(b.tollgate.checkCached(subject, featureId));
+  });
+
+  it('carries the feature decision, and the usage decision the same reserveCached gives', async () => {
+    const { a, b } = await twins(alice, 'sms');
+    const fast = one(a.tollgate)[reserveOneCached](alice, 'sms', 2, undefined) as FeatureReservation<unknown>;
+    const general = b.tollgate.reserveCached(alice, { sms: 2 });
+    expect(fast).toBeInstanceOf(FeatureReservation);
+    expect(fast.feature).toEqual(general?.decision.decisions[0]);
+    expect(fast.decision).toEqual(general?.decision);
+    expect(fast.decision).toBe(fast.decision);
+    expect(fast.decision.decisions[0]).toBe(fast.feature);
+    expect(fast.decision.usage).toEqual({ sms: 2 });
   });
 
   it('gives the units back to the local view on release', async () => {

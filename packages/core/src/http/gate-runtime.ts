@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { usageOf } from '../engine/amount.js';
 import { createTollgate } from '../engine/create-tollgate.js';
 import { noSubjectDecision } from '../engine/decisions.js';
-import { settleReservation } from '../engine/reservation.js';
+import { FeatureReservation, settleReservation } from '../engine/reservation.js';
 import { type ReserveOne, reserveOneCached } from '../engine/reserve-one.js';
 import type { Decision, Logger, Reservation, Tollgate, TollgateOptions } from '../engine/types.js';
 import { ConfigurationError, hasErrorCode, isTollgateError } from '../errors.js';
@@ -278,21 +278,27 @@ function toMeterResult(
   featureId: string,
   onSettlementError: SettlementErrorHandler,
 ): MeterResult {
-  const usageDecision = reservation.decision;
-  // A loop, not `find` with a closure: this runs per metered request.
-  let decision: Decision = usageDecision;
-  for (const candidate of usageDecision.decisions) {
-    if (candidate.featureId === featureId) {
-      decision = candidate;
-      break;
-    }
-  }
-  if (!usageDecision.allowed) {
+  // Our engine's one-feature reservation has the feature's decision at hand (its usage
+  // decision is built only if read); any other is searched.
+  const one = reservation instanceof FeatureReservation;
+  const decision = one ? reservation.feature : featureDecision(reservation, featureId);
+  if (!(one ? decision.allowed : reservation.decision.allowed)) {
     // Nothing should be held for a denial, but release is idempotent and makes sure.
     settleReservation(reservation, 'release').catch((error: unknown) => onSettlementError(error, 'release'));
-    return { kind: 'denied', decision: decision.allowed ? usageDecision : decision };
+    // When another feature of the usage was denied, its decision speaks for the request.
+    return { kind: 'denied', decision: decision.allowed ? reservation.decision : decision };
   }
   return { kind: 'allowed', decision, reservation };
+}
+
+/** The decision for `featureId` among a reservation's, else the reservation's own. */
+function featureDecision(reservation: Reservation, featureId: string): Decision {
+  const usageDecision = reservation.decision;
+  // A loop, not `find` with a closure: this runs per metered request.
+  for (const candidate of usageDecision.decisions) {
+    if (candidate.featureId === featureId) return candidate;
+  }
+  return usageDecision;
 }
 
 /** The createTollgate options inside createGates options (gate-only keys removed). */
