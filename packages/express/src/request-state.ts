@@ -73,13 +73,20 @@ function prepare(proto: object): boolean {
 function slotOf(req: Request, res: Response): Locals | undefined {
   const proto = Object.getPrototypeOf(req) as object | null;
   if (proto === null) return undefined;
-  let ours = prepared.get(proto);
+  // An app has one request prototype: the last one answers without a WeakMap lookup (and is
+  // kept alive by it, one at most).
+  let ours = proto === lastProto ? lastOurs : prepared.get(proto);
   if (ours === undefined) {
     ours = prepare(proto);
     prepared.set(proto, ours);
   }
+  lastProto = proto;
+  lastOurs = ours;
   return ours ? (res.locals as Locals | undefined) : undefined;
 }
+
+let lastProto: object | undefined;
+let lastOurs: boolean | undefined;
 
 /**
  * Records a gate's decision on the request: `req.tollgate` and `res.locals.tollgate` (one slot

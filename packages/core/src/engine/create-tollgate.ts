@@ -92,6 +92,15 @@ class Engine implements Tollgate, ReserveOne {
       return SETTLED;
     },
   };
+  /** One-feature batched reservations carry their charge alone (none for a boolean feature). */
+  readonly #oneSettler: Settler<Charge | undefined> = {
+    commit: (charge) =>
+      charge === undefined || this.#queue(charge) ? SETTLED : this.#writeThrough([charge]),
+    release: (charge) => {
+      if (charge !== undefined) this.#releaseLocal([charge]);
+      return SETTLED;
+    },
+  };
   /** The usage decision of a one-feature reservation, built if something reads it. */
   readonly #summarize = (decision: Decision, amount: number): UsageDecision =>
     this.#usageDecision([decision], usageOf(decision.featureId, amount));
@@ -219,14 +228,7 @@ class Engine implements Tollgate, ReserveOne {
     const allowed = decision.allowed;
     const charge = allowed ? this.#hold(subject, sk, featureId, units, planId, entry, decision) : undefined;
     this.#emitDecision(subject, decision);
-    return new FeatureReservation(
-      decision,
-      amount,
-      this.#summarize,
-      !allowed,
-      this.#localSettler,
-      charge === undefined ? [] : [charge],
-    );
+    return new FeatureReservation(decision, amount, this.#summarize, !allowed, this.#oneSettler, charge);
   }
 
   async report(subject: Subject, usage: Usage): Promise<void> {
@@ -609,11 +611,16 @@ class Engine implements Tollgate, ReserveOne {
     // The usual batched commit only queues: finish it without an async frame (per request).
     let overflow: Charge[] | undefined;
     for (const charge of charges) {
-      if (!this.#closed && this.#meter.record(charge.target, charge.units, charge.keys?.meter)) continue;
+      if (this.#queue(charge)) continue;
       overflow ??= [];
       overflow.push(charge);
     }
     return overflow === undefined ? SETTLED : this.#writeThrough(overflow);
+  }
+
+  /** Queues a held charge in the meter; `false` when it must be written through instead. */
+  #queue(charge: Charge): boolean {
+    return !this.#closed && this.#meter.record(charge.target, charge.units, charge.keys?.meter);
   }
 
   /** Charges the meter could not queue (bound reached, or closed): written to the service now. */

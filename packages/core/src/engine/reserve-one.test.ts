@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Subject } from '../types.js';
 import { FeatureReservation } from './reservation.js';
 import { type ReserveOne, reserveOneCached } from './reserve-one.js';
-import { alice, bob, setup, useEngineTestLifecycle } from './test-setup.js';
+import { alice, bob, record, setup, useEngineTestLifecycle } from './test-setup.js';
 import type { Tollgate } from './types.js';
 
 useEngineTestLifecycle();
@@ -64,6 +64,28 @@ describe('the one-feature reserve of the metered gates', () => {
     expect(reservation?.decision.remaining).toBe(60);
     await reservation?.release();
     expect(a.tollgate.checkCached(alice, 'sms')?.remaining).toBe(100);
+  });
+
+  it('writes a charge through when the meter is full, and queues it otherwise', async () => {
+    const { provider, tollgate } = setup(
+      {
+        licenses: [
+          { subject: alice, planId: 'pro' },
+          { subject: bob, planId: 'pro' },
+        ],
+      },
+      { meter: { maxPendingKeys: 1 } },
+    );
+    await tollgate.check(alice, 'sms');
+    await tollgate.check(bob, 'sms');
+    const full = record(tollgate, 'meter:full');
+    await one(tollgate)[reserveOneCached](alice, 'sms', 2, undefined)?.commit();
+    await one(tollgate)[reserveOneCached](bob, 'sms', 3, undefined)?.commit();
+    expect(full.map((event) => event.subject)).toEqual([bob]);
+    expect(await provider.getAllocation(bob, 'sms')).toMatchObject({ used: 3 });
+    expect(await provider.getAllocation(alice, 'sms')).toMatchObject({ used: 0 });
+    await tollgate.flush();
+    expect(await provider.getAllocation(alice, 'sms')).toMatchObject({ used: 2 });
   });
 
   it('answers undefined (call reserve) on a cache miss, and in sync mode', async () => {
