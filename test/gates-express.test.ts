@@ -69,6 +69,8 @@ function expressDriver(name: string, express: typeof express5): FrameworkDriver 
 
 runGateTable(expressDriver('Express 5', express5));
 runGateTable(expressDriver('Express 5', express5), { meterMode: 'sync' });
+runGateTable(expressDriver('Express 5', express5), { warmCache: true });
+runGateTable(expressDriver('Express 5', express5), { warmCache: true, oneFeaturePath: false });
 runGateTable(expressDriver('Express 4', express4));
 
 describe('Express 5: a rejected async handler is not charged', () => {

@@ -68,4 +68,5 @@ function koaDriver(name: string, Koa: typeof Koa3): FrameworkDriver {
 
 runGateTable(koaDriver('Koa 3', Koa3));
 runGateTable(koaDriver('Koa 3', Koa3), { meterMode: 'sync' });
+runGateTable(koaDriver('Koa 3', Koa3), { warmCache: true });
 runGateTable(koaDriver('Koa 2', Koa2));

@@ -69,9 +69,18 @@ async function closeServer(server: Server): Promise<void> {
 }
 
 /** Defines the table's tests for one framework version (and one engine metering mode). */
-export function runGateTable(driver: FrameworkDriver, options: { meterMode?: MeterMode } = {}): void {
+export function runGateTable(
+  driver: FrameworkDriver,
+  options: { meterMode?: MeterMode; oneFeaturePath?: boolean; warmCache?: boolean } = {},
+): void {
   const meterMode = options.meterMode ?? 'batched';
-  describe(`gate behaviour table on ${driver.name}, ${meterMode} metering`, () => {
+  const oneFeaturePath = options.oneFeaturePath ?? true;
+  const kind = [
+    `${meterMode} metering`,
+    ...(options.warmCache ? ['decisions cached before the request'] : []),
+    ...(oneFeaturePath ? [] : ['an engine without the one-feature path']),
+  ].join(', ');
+  describe(`gate behaviour table on ${driver.name}, ${kind}`, () => {
     let service: GatesService;
     let unreachable: EntitlementProvider;
     const cleanups: (() => Promise<void>)[] = [];
@@ -107,8 +116,13 @@ export function runGateTable(driver: FrameworkDriver, options: { meterMode?: Met
           retry: { attempts: 1 },
           meter: { mode: meterMode },
         });
-        const { tollgate, settled } = trackSettlements(engine);
+        const { tollgate, settled } = trackSettlements(engine, { oneFeaturePath });
         cleanups.push(() => tollgate.close());
+        if (options.warmCache && !gateCase.anonymous) {
+          // The request then finds its decisions cached: the gates' synchronous paths
+          // (checkCached, and reserveCached or the one-feature reserve) decide it.
+          for (const gate of gateCase.gates) await engine.check(subject, gate.featureId, gate.planId);
+        }
         const started = deferred();
         const sawClose = deferred();
         const signals: CaseSignals = { handlerStarted: started.resolve, handlerSawClose: sawClose.resolve };
@@ -132,7 +146,8 @@ export function runGateTable(driver: FrameworkDriver, options: { meterMode?: Met
         } else {
           const res = await request(server).get(path).set(headers);
           expect(res.status).toBe(gateCase.expect.status);
-          const { problemType, body, headers: expectedHeaders, remainingSeen } = gateCase.expect;
+          const { problemType, headers: expectedHeaders, remainingSeen } = gateCase.expect;
+          const body = options.warmCache ? servedFromCache(gateCase.expect.body) : gateCase.expect.body;
           if (problemType !== undefined) {
             expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
             const doc = JSON.parse(res.text) as Record<string, unknown>;
@@ -165,4 +180,17 @@ export function runGateTable(driver: FrameworkDriver, options: { meterMode?: Met
       },
     );
   });
+}
+
+/** A case's expected body when its decisions were cached first: `backend` sources read `cache`. */
+function servedFromCache(body: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const sources = body?.sources as Record<string, string> | undefined;
+  if (sources === undefined) return body;
+  const cached = Object.fromEntries(
+    Object.entries(sources).map(([featureId, source]) => [
+      featureId,
+      source === 'backend' ? 'cache' : source,
+    ]),
+  );
+  return { ...body, sources: cached };
 }

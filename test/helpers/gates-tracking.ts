@@ -6,6 +6,8 @@
  * (and so the test) time out: every reservation must be settled exactly as the table says.
  */
 import type { Reservation, Tollgate } from '@tollgate/core';
+// Internal: the metered gates' one-feature path of the engine (not exported by the package).
+import { type ReserveOne, reserveOneCached } from '../../packages/core/src/engine/reserve-one.js';
 
 export interface TrackedTollgate {
   tollgate: Tollgate;
@@ -13,36 +15,44 @@ export interface TrackedTollgate {
   settled(): Promise<void>;
 }
 
+/** The engine's reservations settle through `settle`, which `commit`/`release` also call. */
+type Settling = Reservation & { settle(commit: boolean): Promise<void> };
+
 /**
+ * `oneFeaturePath: false` hands the gates an engine without the one-feature path, as a
+ * `Tollgate` that is not ours would be: they reserve through `reserveCached`/`reserve`.
+ *
  * @example
  * const { tollgate, settled } = trackSettlements(createTollgate({ provider }));
  * await request(app).get('/x');
  * await settled();
  */
-export function trackSettlements(engine: Tollgate): TrackedTollgate {
+export function trackSettlements(
+  engine: Tollgate,
+  options: { oneFeaturePath?: boolean } = {},
+): TrackedTollgate {
   const pending: Promise<void>[] = [];
-  const wrap = (reservation: Reservation): Reservation => {
+  // The engine's own reservation object, observed in place: the gates must get the real one
+  // (they treat the one-feature reservation differently from any other).
+  const track = <R extends Reservation | undefined>(reservation: R): R => {
+    if (reservation === undefined) return reservation;
     let done!: () => void;
     pending.push(
       new Promise<void>((resolve) => {
         done = resolve;
       }),
     );
-    return {
-      decision: reservation.decision,
-      commit: () => reservation.commit().finally(done),
-      release: () => reservation.release().finally(done),
-    };
+    const real = reservation as Reservation as Settling;
+    const settle = real.settle.bind(real);
+    real.settle = (commit) => settle(commit).finally(done);
+    return reservation;
   };
   const tollgate: Tollgate = {
     check: (...args) => engine.check(...args),
     checkCached: (...args) => engine.checkCached(...args),
     authrep: (...args) => engine.authrep(...args),
-    reserve: async (...args) => wrap(await engine.reserve(...args)),
-    reserveCached: (...args) => {
-      const reservation = engine.reserveCached(...args);
-      return reservation === undefined ? undefined : wrap(reservation);
-    },
+    reserve: async (...args) => track(await engine.reserve(...args)),
+    reserveCached: (...args) => track(engine.reserveCached(...args)),
     report: (...args) => engine.report(...args),
     invalidate: (...args) => engine.invalidate(...args),
     flush: () => engine.flush(),
@@ -53,5 +63,9 @@ export function trackSettlements(engine: Tollgate): TrackedTollgate {
       return engine.provider;
     },
   };
+  const one = (engine as Tollgate & Partial<ReserveOne>)[reserveOneCached];
+  if (options.oneFeaturePath !== false && one !== undefined) {
+    (tollgate as Tollgate & ReserveOne)[reserveOneCached] = (...args) => track(one.apply(engine, args));
+  }
   return { tollgate, settled: () => Promise.all(pending).then(() => undefined) };
 }

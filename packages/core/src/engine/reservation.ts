@@ -1,8 +1,9 @@
 /**
- * The `Reservation` object `reserve`/`reserveCached` return: a decision, and a commit and a
- * release of which only the first call does anything.
+ * The `Reservation` objects the engine returns (`reserve`/`reserveCached`, and the metered
+ * gates' one-feature path): a decision, and a commit and a release of which only the first
+ * call does anything.
  *
- * One class instead of closures built per call: a batched metered request creates one
+ * Classes instead of closures built per call: a batched metered request creates one
  * reservation, and its closures (with their contexts) were a good part of what it allocated.
  */
 import { SETTLED } from './settled.js';
