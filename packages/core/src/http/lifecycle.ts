@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { settleReservation } from '../engine/reservation.js';
 import { SETTLED } from '../engine/settled.js';
 import type { Reservation } from '../engine/types.js';
+import { onClose, writableFinished } from './response-access.js';
 import type { ChargeOn } from './types.js';
 
 /**
@@ -172,7 +173,7 @@ export function responseSettlement(
     else (holder as Holder)[SETTLEMENT] = created;
     // Node sets `destroyed` (a plain field, cheaper than the getters) before it emits `close`:
     // while it is false, `close` is still to come. `on`, not `once`: it comes once anyway.
-    if (!res.destroyed) res.on('close', holder === undefined ? settleOnClose : () => settleFor(res, created));
+    if (!res.destroyed) onClose(res, holder === undefined ? settleOnClose : () => settleFor(res, created));
     // An async gate may resolve after the response ended or the client left: no event will
     // come any more (or, after `destroy()`, the response can no longer finish).
     else settleFor(res, created);
@@ -196,7 +197,7 @@ function settleFor(res: ServerResponse, settlement: RequestSettlement): void {
 }
 
 function outcomeOf(res: ServerResponse): RequestOutcome {
-  return res.writableFinished ? { kind: 'finished', status: res.statusCode } : { kind: 'aborted' };
+  return writableFinished(res) ? { kind: 'finished', status: res.statusCode } : { kind: 'aborted' };
 }
 
 /**
