@@ -13,10 +13,13 @@ import { METER_SUBJECTS, SUBJECTS, subjectName } from './common.mjs';
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 // Many short rounds rather than a few long ones: the median of per-round ratios is what
 // resists a noisy (virtual) machine, and each round sees every variant under the same drift.
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+// Fifteen rounds over five processes per variant: with nine over three, the Koa cache-hit row
+// of two runs on the same code came out at 0.978 and 0.890, and a process can be lucky or
+// unlucky for its whole life (JIT and heap layout).
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const DURATION = Number(process.env.BENCH_DURATION ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 3);
+const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 
 const ALL_VARIANTS = [
