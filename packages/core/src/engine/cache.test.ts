@@ -3,7 +3,7 @@ import { ConfigurationError } from '../errors.js';
 import { memoryProvider } from '../testing/memory-provider.js';
 import type { Subject } from '../types.js';
 import { createTollgate } from './create-tollgate.js';
-import { alice, bob, plans, setup, useEngineTestLifecycle } from './test-setup.js';
+import { alice, bob, openTollgate, plans, setup, useEngineTestLifecycle } from './test-setup.js';
 
 useEngineTestLifecycle();
 
@@ -160,6 +160,95 @@ describe('decision cache', () => {
     // u0's generation was forgotten: its old entry must not come back as a hit.
     expect(await t.check(subjects[0]!, 'reports')).toMatchObject({ source: 'backend' });
     expect(provider.calls.getLicenses).toBe(2);
+  });
+
+  it('does not cache an answer loaded across an invalidation, nor share its request', async () => {
+    const provider = memoryProvider({ plans, licenses: [] });
+    // The first read sees the state of its time and arrives late, after the upgrade.
+    let arrive: () => void = () => {};
+    const late = new Promise<void>((resolve) => {
+      arrive = resolve;
+    });
+    let reads = 0;
+    const t = openTollgate({
+      provider: {
+        ...provider,
+        getLicenses: async (...args: Parameters<typeof provider.getLicenses>) => {
+          const answer = await provider.getLicenses(...args);
+          if (++reads === 1) await late;
+          return answer;
+        },
+      },
+    });
+    const before = t.check(alice, 'reports');
+    await vi.advanceTimersByTimeAsync(0);
+    await provider.createLicense(alice, 'basic');
+    t.invalidate(alice);
+    expect(await t.check(alice, 'reports')).toMatchObject({ allowed: true, source: 'backend' });
+    arrive();
+    expect(await before).toMatchObject({ allowed: false, reason: 'not_licensed' });
+    expect(reads).toBe(2);
+    // The old answer, arriving last, did not replace the new one.
+    expect(t.checkCached(alice, 'reports')).toMatchObject({ allowed: true, source: 'cache' });
+  });
+
+  it('keeps the other features and plans of a subject when one of its answers is evicted', async () => {
+    const { provider, tollgate: t } = setup(
+      {
+        licenses: [
+          { subject: alice, planId: 'pro' },
+          { subject: bob, planId: 'basic' },
+        ],
+      },
+      { cache: { max: 4 } },
+    );
+    await t.check(alice, 'reports');
+    await t.check(alice, 'sms');
+    await t.check(alice, 'sms', 'pro');
+    await t.check(alice, 'mms');
+    // Only the first answer was read since: the hand spares it and takes the second for bob's,
+    // from the middle of alice's answers.
+    t.checkCached(alice, 'reports');
+    await t.check(bob, 'reports');
+    expect(t.checkCached(alice, 'sms')).toBeUndefined();
+    expect(t.checkCached(alice, 'reports')).toMatchObject({ source: 'cache' });
+    expect(t.checkCached(alice, 'sms', 'pro')).toMatchObject({
+      source: 'cache',
+      planId: 'pro',
+      remaining: 100,
+    });
+    expect(t.checkCached(alice, 'mms')).toMatchObject({ source: 'cache', remaining: 10 });
+    expect(t.checkCached(bob, 'reports')).toMatchObject({ source: 'cache' });
+    // And the evicted one comes back from the service into the same bound.
+    await t.check(alice, 'sms');
+    expect(provider.calls.getLicenses).toBe(6);
+    const cached = [
+      t.checkCached(alice, 'reports'),
+      t.checkCached(alice, 'sms'),
+      t.checkCached(alice, 'sms', 'pro'),
+      t.checkCached(alice, 'mms'),
+      t.checkCached(bob, 'reports'),
+    ].filter((d) => d !== undefined);
+    expect(cached).toHaveLength(4);
+  });
+
+  it('keeps the earlier answers of a subject when its latest one is evicted', async () => {
+    const { tollgate: t } = setup(
+      {
+        licenses: [
+          { subject: alice, planId: 'pro' },
+          { subject: bob, planId: 'basic' },
+        ],
+      },
+      { cache: { max: 2 } },
+    );
+    await t.check(alice, 'reports');
+    await t.check(alice, 'sms');
+    t.checkCached(alice, 'reports');
+    await t.check(bob, 'reports');
+    expect(t.checkCached(alice, 'sms')).toBeUndefined();
+    expect(t.checkCached(alice, 'reports')).toMatchObject({ source: 'cache' });
+    expect(t.checkCached(bob, 'reports')).toMatchObject({ source: 'cache' });
   });
 
   const tenUsers = Array.from({ length: 10 }, (_, i) => ({ userId: `u${i}` }));

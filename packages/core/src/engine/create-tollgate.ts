@@ -157,7 +157,7 @@ class Engine implements Tollgate, ReserveOne {
     this.#assertOpen();
     const sk = subjectKey(subject);
     if (sk === undefined) return this.#noSubject(subject, featureId, planId);
-    const entry = this.#decisions.hit(this.#cache.key(sk, featureId, planId), false);
+    const entry = this.#decisions.hit(sk, featureId, planId, false);
     if (!entry) return undefined;
     return this.#emitDecision(subject, entryDecision(entry, 'cache', featureId, this.#config.clock.now()));
   }
@@ -203,7 +203,7 @@ class Engine implements Tollgate, ReserveOne {
     if (sk === undefined) return undefined;
     const lookups = new Array<Lookup>(items.length);
     for (let i = 0; i < items.length; i++) {
-      const entry = this.#decisions.hit(this.#cache.key(sk, items[i]!.featureId, options.planId), false);
+      const entry = this.#decisions.hit(sk, items[i]!.featureId, options.planId, false);
       if (!entry) return undefined;
       lookups[i] = { entry, source: 'cache' };
     }
@@ -221,7 +221,7 @@ class Engine implements Tollgate, ReserveOne {
     if (this.#config.meter.mode !== 'batched') return undefined;
     const sk = subjectKey(subject);
     if (sk === undefined) return undefined;
-    const entry = this.#decisions.hit(this.#cache.key(sk, featureId, planId), false);
+    const entry = this.#decisions.hit(sk, featureId, planId, false);
     if (!entry) return undefined;
     const decision = entryDecision(entry, 'cache', featureId, this.#config.clock.now());
     exhaust(decision, entry.view, units);
@@ -244,7 +244,7 @@ class Engine implements Tollgate, ReserveOne {
     if (this.#config.meter.mode === 'batched') {
       for (const charge of charges) {
         // Reported usage is not authorized, but the local view must still account for it.
-        const entry = this.#cache.any(this.#cache.key(sk, charge.target.featureId, undefined));
+        const entry = this.#cache.any(sk, charge.target.featureId, undefined);
         if (entry?.view !== undefined) entry.view -= charge.units;
         this.#ledger.hold(lineKey(sk, charge.target.featureId), charge.units);
         charge.held = true;
@@ -342,7 +342,7 @@ class Engine implements Tollgate, ReserveOne {
 
   /** The service's answer after a write refreshes the local view of that key. */
   #synced(target: MeterTarget, allocation: Allocation, meanwhile: bigint): void {
-    const entry = this.#cache.any(this.#cache.key(target.subjectKey, target.featureId, target.planId));
+    const entry = this.#cache.any(target.subjectKey, target.featureId, target.planId);
     if (entry?.view === undefined) return;
     entry.view =
       toUnits(allocation.available) -
@@ -652,7 +652,7 @@ class Engine implements Tollgate, ReserveOne {
     for (const charge of charges) {
       const { subjectKey: sk, featureId, planId } = charge.target;
       this.#ledger.unhold(charge.keys?.line ?? lineKey(sk, featureId), charge.units);
-      const entry = this.#cache.any(this.#cache.key(sk, featureId, planId));
+      const entry = this.#cache.any(sk, featureId, planId);
       if (entry?.view !== undefined) entry.view += charge.units;
     }
   }

@@ -9,7 +9,7 @@ import type { Subject } from '../types.js';
 import { fromUnits } from './amount.js';
 import type { Backend } from './backend.js';
 import { decide } from './decide.js';
-import type { CacheEntry, DecisionCache } from './decision-cache.js';
+import { type CacheEntry, cacheEntry, type DecisionCache } from './decision-cache.js';
 import type { Emitter } from './events.js';
 import type { Ledger } from './ledger.js';
 import { lineKey } from './meter.js';
@@ -39,16 +39,24 @@ export class Decisions {
   ) {}
 
   /**
-   * The fresh entry for the key, synchronously, or `undefined`. The synchronous paths
-   * (`checkCached`) pass `reportMiss: false`: their caller falls back to `check`, whose lookup
-   * reports the miss, so one request counts one miss.
+   * The fresh entry for (subject, feature, plan), synchronously, or `undefined`. The
+   * synchronous paths (`checkCached`) pass `reportMiss: false`: their caller falls back to
+   * `check`, whose lookup reports the miss, so one request counts one miss.
    */
-  hit(key: string, reportMiss = true): CacheEntry | undefined {
-    const entry = this.cache.fresh(key);
+  hit(
+    subjectKey: string,
+    featureId: string,
+    planId: string | undefined,
+    reportMiss = true,
+  ): CacheEntry | undefined {
+    const entry = this.cache.fresh(subjectKey, featureId, planId);
+    // The hooks' key is built only for a listener.
     if (entry) {
-      if (this.emitter.has('cache:hit')) this.emitter.emit('cache:hit', { key });
+      if (this.emitter.has('cache:hit')) {
+        this.emitter.emit('cache:hit', { key: this.cache.key(subjectKey, featureId, planId) });
+      }
     } else if (reportMiss && this.emitter.has('cache:miss')) {
-      this.emitter.emit('cache:miss', { key });
+      this.emitter.emit('cache:miss', { key: this.cache.key(subjectKey, featureId, planId) });
     }
     return entry;
   }
@@ -59,12 +67,15 @@ export class Decisions {
     featureId: string,
     planId: string | undefined,
   ): Promise<Lookup> {
-    const key = this.cache.key(subjectKey, featureId, planId);
-    const entry = this.hit(key);
+    const entry = this.hit(subjectKey, featureId, planId);
     if (entry) return { entry, source: 'cache' };
+    // Keyed with the subject's generation: a check after an invalidation does not join a load
+    // that started before it.
+    const key = this.cache.key(subjectKey, featureId, planId);
     let loading = this.#inflight.get(key);
     if (!loading) {
-      loading = this.#load(key, subject, subjectKey, featureId, planId).finally(() => {
+      const generation = this.cache.generation(subjectKey);
+      loading = this.#load(key, generation, subject, subjectKey, featureId, planId).finally(() => {
         this.#inflight.delete(key);
       });
       this.#inflight.set(key, loading);
@@ -74,6 +85,7 @@ export class Decisions {
 
   async #load(
     key: string,
+    generation: number,
     subject: Subject,
     subjectKey: string,
     featureId: string,
@@ -95,7 +107,7 @@ export class Decisions {
       );
     } catch {
       this.ledger.flushedSince(line, mark);
-      return this.#stale(key);
+      return this.#stale(key, subjectKey, featureId, planId);
     }
     const now = this.config.clock.now();
     const meanwhile = this.ledger.flushedSince(line, mark);
@@ -104,19 +116,19 @@ export class Decisions {
       verdict.remainingUnits === undefined
         ? undefined
         : verdict.remainingUnits - this.ledger.outstanding(line) - meanwhile;
-    const fresh: CacheEntry = { verdict, fetchedAt: now, view, keys: undefined };
+    const fresh = cacheEntry(verdict, now, view);
     const { ttlMs, negativeTtlMs } = this.config.cache;
     // A cached "allowed" never outlives the earliest expiry among the licences it rests on.
     const ttl = verdict.allowed
       ? Math.min(ttlMs, verdict.validUntil === undefined ? ttlMs : verdict.validUntil - now)
       : negativeTtlMs;
-    if (ttl > 0) this.cache.set(key, fresh, ttl);
+    if (ttl > 0) this.cache.set(subjectKey, generation, featureId, planId, fresh, ttl);
     return { entry: fresh, source: 'backend' };
   }
 
   /** The last answer if it is younger than `staleTtlMs` and rests on no expired licence. */
-  #stale(key: string): Lookup {
-    const entry = this.cache.any(key);
+  #stale(key: string, subjectKey: string, featureId: string, planId: string | undefined): Lookup {
+    const entry = this.cache.any(subjectKey, featureId, planId);
     const now = this.config.clock.now();
     if (entry) {
       const ageMs = now - entry.fetchedAt;
