@@ -10,7 +10,14 @@ import { fromUnits, parseUsage, toUnits, type UsageItem, usageOf, usageUnits } f
 import { Backend } from './backend.js';
 import { Circuit } from './circuit.js';
 import { type CacheEntry, type ChargeKeys, DecisionCache } from './decision-cache.js';
-import { Decisions, entryDecision, type Lookup, noSubjectDecision, toDecision } from './decisions.js';
+import {
+  Decisions,
+  entryDecision,
+  type Lookup,
+  noSubjectDecision,
+  takeDecision,
+  toDecision,
+} from './decisions.js';
 import { Emitter } from './events.js';
 import { Ledger } from './ledger.js';
 import { chargeKeys, type ExactWrite, lineKey, Meter, type MeterTarget } from './meter.js';
@@ -223,10 +230,12 @@ class Engine implements Tollgate, ReserveOne {
     if (sk === undefined) return undefined;
     const entry = this.#decisions.hit(sk, featureId, planId, false);
     if (!entry) return undefined;
-    const decision = entryDecision(entry, 'cache', featureId, this.#config.clock.now());
-    exhaust(decision, entry.view, units);
+    // Decided and taken from the view in one step (see takeDecision): the charge only books it.
+    const decision = takeDecision(entry, featureId, this.#config.clock.now(), units);
     const allowed = decision.allowed;
-    const charge = allowed ? this.#hold(subject, sk, featureId, units, planId, entry, decision) : undefined;
+    const charge = allowed
+      ? this.#hold(subject, sk, featureId, units, planId, entry, decision, true)
+      : undefined;
     this.#emitDecision(subject, decision);
     return new FeatureReservation(decision, amount, this.#summarize, !allowed, this.#oneSettler, charge);
   }
@@ -444,7 +453,8 @@ class Engine implements Tollgate, ReserveOne {
   /**
    * Takes an allowed feature's units from the local view and holds them in the ledger; the
    * charge to commit or release, or `undefined` for a boolean feature (nothing to charge).
-   * Without an entry (failing open) the units are charged all the same.
+   * Without an entry (failing open) the units are charged all the same. `taken`: the units are
+   * already out of the view (`takeDecision`), only the ledger and the charge are left.
    */
   #hold(
     subject: Subject,
@@ -454,9 +464,10 @@ class Engine implements Tollgate, ReserveOne {
     planId: string | undefined,
     entry: CacheEntry | undefined,
     decision: Decision,
+    taken = false,
   ): Charge | undefined {
     if (entry !== undefined && entry.view === undefined) return undefined;
-    if (entry?.view !== undefined) {
+    if (!taken && entry?.view !== undefined) {
       entry.view -= units;
       decision.remaining = entry.view > 0n ? fromUnits(entry.view) : 0;
     }

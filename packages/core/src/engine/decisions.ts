@@ -189,48 +189,74 @@ export function entryDecision(
   featureId: string,
   now: number,
 ): Decision {
-  const { verdict, view, fetchedAt } = entry;
+  const view = entry.view;
+  // A view is kept for metered answers only (licensed or exhausted).
+  if (view === undefined) return withVerdict(entry, source, featureId, now, entry.verdict.allowed, undefined);
+  const allowed = view > 0n;
+  return withVerdict(entry, source, featureId, now, allowed, allowed ? fromUnits(view) : 0);
+}
+
+/**
+ * The decision of a one-feature batched reservation of `units` from a cached entry, and the
+ * taking: as {@link entryDecision}, denied as `exhausted` when the view cannot cover the units;
+ * when allowed, the units are taken from the view and `remaining` is what is left after them.
+ * Five BigInt operations where deciding, then taking, did ten: inside an app each one runs
+ * with cold caches (~0.1–1 µs each, measured), and this runs per metered request.
+ *
+ * @example
+ * const decision = takeDecision(entry, 'sms', Date.now(), toUnits(1)); // entry.view is 1 sms less if allowed
+ */
+export function takeDecision(entry: CacheEntry, featureId: string, now: number, units: bigint): Decision {
+  const view = entry.view;
+  if (view === undefined) return entryDecision(entry, 'cache', featureId, now);
+  if (units > 0n ? view >= units : view > 0n) {
+    const left = view - units;
+    entry.view = left;
+    return withVerdict(entry, 'cache', featureId, now, true, fromUnits(left));
+  }
+  return withVerdict(entry, 'cache', featureId, now, false, view > 0n ? fromUnits(view) : 0);
+}
+
+/**
+ * The decision object: the verdict's fields, and for a metered answer (`remaining` given) its
+ * own `allowed` (`licensed` or `exhausted`) and `remaining`.
+ */
+function withVerdict(
+  entry: CacheEntry,
+  source: Exclude<DecisionSource, 'fallback'>,
+  featureId: string,
+  now: number,
+  allowed: boolean,
+  remaining: number | undefined,
+): Decision {
+  const { verdict, fetchedAt } = entry;
   const ageMs = source === 'backend' ? 0 : now - fetchedAt;
   const { planId: grantedPlan, licenseId, expiresAt } = verdict;
-  const metered = view !== undefined && (verdict.reason === 'licensed' || verdict.reason === 'exhausted');
+  const reason = remaining === undefined ? verdict.reason : allowed ? 'licensed' : 'exhausted';
   if (grantedPlan !== undefined && licenseId !== undefined && expiresAt !== undefined) {
     // The usual answer, a licence that grants the feature: one literal with every field, in
     // the order of the general case below, instead of an object that grows field by field
     // (this runs for every gated request).
-    if (!metered) {
-      return {
-        allowed: verdict.allowed,
-        reason: verdict.reason,
-        featureId,
-        source,
-        ageMs,
-        planId: grantedPlan,
-        licenseId,
-        expiresAt,
-      };
+    if (remaining === undefined) {
+      return { allowed, reason, featureId, source, ageMs, planId: grantedPlan, licenseId, expiresAt };
     }
-    const allowed = view > 0n;
     return {
       allowed,
-      reason: allowed ? 'licensed' : 'exhausted',
+      reason,
       featureId,
       source,
       ageMs,
       planId: grantedPlan,
       licenseId,
       expiresAt,
-      remaining: allowed ? fromUnits(view) : 0,
+      remaining,
     };
   }
-  const decision: Decision = { allowed: verdict.allowed, reason: verdict.reason, featureId, source, ageMs };
+  const decision: Decision = { allowed, reason, featureId, source, ageMs };
   if (grantedPlan !== undefined) decision.planId = grantedPlan;
   if (licenseId !== undefined) decision.licenseId = licenseId;
   if (expiresAt !== undefined) decision.expiresAt = expiresAt;
-  if (metered) {
-    decision.allowed = view > 0n;
-    decision.reason = decision.allowed ? 'licensed' : 'exhausted';
-    decision.remaining = view > 0n ? fromUnits(view) : 0;
-  }
+  if (remaining !== undefined) decision.remaining = remaining;
   return decision;
 }
 
