@@ -79,24 +79,64 @@ function floorMiddleware() {
   };
 }
 
+/**
+ * With BENCH_GATE_TIME set, each request times the middleware under test inside the app: from
+ * its call to its `next()` (the work before the handler), and its `close` listener, between
+ * two listeners registered before and after it (Node calls them in order, in one emit). These
+ * run with the app's own traffic around them, so caches are as cold as in production, which a
+ * loop timing the gate alone (hot-path.mjs) does not show.
+ */
+const timing = process.env.BENCH_GATE_TIME ? { calls: [], closes: [], closeStart: 0 } : undefined;
+const markClose = () => {
+  timing.closeStart = performance.now();
+};
+const measureClose = () => {
+  timing.closes.push(performance.now() - timing.closeStart);
+};
+const timedExpress = (gate) =>
+  timing === undefined
+    ? gate
+    : (req, res, next) => {
+        res.on('close', markClose);
+        const start = performance.now();
+        gate(req, res, (error) => {
+          timing.calls.push(performance.now() - start);
+          res.on('close', measureClose);
+          next(error);
+        });
+      };
+const timedKoa = (gate) =>
+  timing === undefined
+    ? gate
+    : (ctx, next) => {
+        ctx.res.on('close', markClose);
+        const start = performance.now();
+        return gate(ctx, () => {
+          timing.calls.push(performance.now() - start);
+          ctx.res.on('close', measureClose);
+          return next();
+        });
+      };
+const medianOf = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
 let handler;
 let tollgate;
 if (variant === 'express-bare') handler = expressApp();
-else if (variant === 'express-floor') handler = expressApp(floorMiddleware());
-else if (variant === 'express-noop') handler = expressApp((_req, _res, next) => next());
-else if (variant === 'koa-noop') handler = koaApp((_ctx, next) => next());
+else if (variant === 'express-floor') handler = expressApp(timedExpress(floorMiddleware()));
+else if (variant === 'express-noop') handler = expressApp(timedExpress((_req, _res, next) => next()));
+else if (variant === 'koa-noop') handler = koaApp(timedKoa((_ctx, next) => next()));
 else if (variant === 'koa-bare') handler = koaApp();
 else {
   tollgate = tollgateFor(variant);
   if (variant.startsWith('koa')) {
     const gates = koaGates({ tollgate, subject: (ctx) => subjectOf(ctx.get('x-user')) });
-    handler = koaApp(gates.requireFeature('reports'));
+    handler = koaApp(timedKoa(gates.requireFeature('reports')));
   } else {
     const gates = expressGates({ tollgate, subject: (req) => subjectOf(req.get('x-user')) });
     const gate = variant.startsWith('express-meter')
       ? gates.meter('sms', 1)
       : gates.requireFeature('reports');
-    handler = expressApp(gate);
+    handler = expressApp(timedExpress(gate));
   }
   await warm(tollgate, variant);
 }
@@ -110,6 +150,16 @@ process.on('message', async (message) => {
   if (message === 'drain') {
     await tollgate?.flush();
     process.send({ drained: true });
+  }
+  if (message === 'gate-time-reset') {
+    timing.calls.length = 0;
+    timing.closes.length = 0;
+    process.send({ reset: true });
+  }
+  if (message === 'gate-time') {
+    process.send({
+      gateTime: { call: medianOf(timing.calls), close: medianOf(timing.closes), count: timing.calls.length },
+    });
   }
   if (message === 'cpu') {
     const { user, system } = process.cpuUsage();
