@@ -91,6 +91,8 @@ class Engine implements Tollgate, ReserveOne {
   readonly #meter: Meter;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Commits of this turn of the event loop, queued together at its end (see `commitSoon`). */
+  #soon: Charge[] = [];
   /** Batched reservations: commit queues the held units, release gives them back locally. */
   readonly #localSettler: Settler<Charge[]> = {
     commit: (charges) => this.#commit(charges),
@@ -103,6 +105,9 @@ class Engine implements Tollgate, ReserveOne {
   readonly #oneSettler: Settler<Charge | undefined> = {
     commit: (charge) =>
       charge === undefined || this.#queue(charge) ? SETTLED : this.#writeThrough([charge]),
+    commitSoon: (charge) => {
+      if (charge !== undefined) this.#commitSoon(charge);
+    },
     release: (charge) => {
       if (charge !== undefined) this.#releaseLocal([charge]);
       return SETTLED;
@@ -283,11 +288,13 @@ class Engine implements Tollgate, ReserveOne {
   }
 
   async flush(): Promise<void> {
+    this.#commitNow();
     await this.#meter.flush();
   }
 
   close(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#closing) return this.#closing;
+    this.#commitNow();
     this.#closed = true;
     this.#meter.stop();
     const timeoutMs = options.timeoutMs ?? 5000;
@@ -628,6 +635,36 @@ class Engine implements Tollgate, ReserveOne {
     }
     return overflow === undefined ? SETTLED : this.#writeThrough(overflow);
   }
+
+  /**
+   * A commit nobody waits on (a gate's, when the response closed): queued with the others of
+   * this turn once it ends. Queueing touches the meter's map and adds to its BigInt totals;
+   * inside an app, done once per request between two requests' worth of the framework's
+   * work, that measured ~1.7 µs (cold caches), and it is cheap in a loop over the turn's
+   * commits. The units stay held in the ledger meanwhile, so no answer counts them as free.
+   */
+  #commitSoon(charge: Charge): void {
+    if (this.#closed) {
+      void this.#commit([charge]);
+      return;
+    }
+    this.#soon.push(charge);
+    if (this.#soon.length === 1) setImmediate(this.#commitNow);
+  }
+
+  /** Queues the commits of this turn (an arrow: it is the `setImmediate` callback). */
+  readonly #commitNow = (): void => {
+    if (this.#soon.length === 0) return;
+    const charges = this.#soon;
+    this.#soon = [];
+    const failed = (error: unknown) =>
+      this.#config.logger.error({ err: error }, 'tollgate: queueing metered usage failed unexpectedly');
+    try {
+      this.#commit(charges).catch(failed);
+    } catch (error) {
+      failed(error);
+    }
+  };
 
   /** Queues a held charge in the meter; `false` when it must be written through instead. */
   #queue(charge: Charge): boolean {

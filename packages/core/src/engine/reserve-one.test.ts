@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Subject } from '../types.js';
-import { FeatureReservation } from './reservation.js';
+import { FeatureReservation, settleReservation } from './reservation.js';
 import { type ReserveOne, reserveOneCached } from './reserve-one.js';
 import { alice, bob, record, setup, useEngineTestLifecycle } from './test-setup.js';
 import type { Tollgate } from './types.js';
@@ -86,6 +86,24 @@ describe('the one-feature reserve of the metered gates', () => {
     expect(await provider.getAllocation(alice, 'sms')).toMatchObject({ used: 0 });
     await tollgate.flush();
     expect(await provider.getAllocation(alice, 'sms')).toMatchObject({ used: 2 });
+  });
+
+  it('queues a commit nobody waits on by the end of the turn; flush() and close() include it', async () => {
+    const { provider, tollgate } = setup(fixture);
+    await tollgate.check(alice, 'sms');
+    const take = (amount: number) => one(tollgate)[reserveOneCached](alice, 'sms', amount, undefined)!;
+    await settleReservation(take(1), 'commit');
+    // The meter's own timer flushes what the end of the turn queued.
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await provider.getAllocation(alice, 'sms')).toMatchObject({ used: 1 });
+    await settleReservation(take(1), 'commit');
+    await tollgate.flush();
+    expect(await provider.getAllocation(alice, 'sms')).toMatchObject({ used: 2 });
+    await settleReservation(take(3), 'commit');
+    // Meanwhile the units are not free: the local view counts them.
+    expect(tollgate.checkCached(alice, 'sms')?.remaining).toBe(95);
+    await tollgate.close();
+    expect(await provider.getAllocation(alice, 'sms')).toMatchObject({ used: 5 });
   });
 
   it('answers undefined (call reserve) on a cache miss, and in sync mode', async () => {
