@@ -162,6 +162,18 @@ describe('decision cache', () => {
     expect(provider.calls.getLicenses).toBe(2);
   });
 
+  /** Alice on pro and Bob on basic, at most `max` answers cached. */
+  const aliceProBobBasic = (max: number) =>
+    setup(
+      {
+        licenses: [
+          { subject: alice, planId: 'pro' },
+          { subject: bob, planId: 'basic' },
+        ],
+      },
+      { cache: { max } },
+    );
+
   it('does not cache an answer loaded across an invalidation, nor share its request', async () => {
     const provider = memoryProvider({ plans, licenses: [] });
     // The first read sees the state of its time and arrives late, after the upgrade.
@@ -193,15 +205,7 @@ describe('decision cache', () => {
   });
 
   it('keeps the other features and plans of a subject when one of its answers is evicted', async () => {
-    const { provider, tollgate: t } = setup(
-      {
-        licenses: [
-          { subject: alice, planId: 'pro' },
-          { subject: bob, planId: 'basic' },
-        ],
-      },
-      { cache: { max: 4 } },
-    );
+    const { provider, tollgate: t } = aliceProBobBasic(4);
     await t.check(alice, 'reports');
     await t.check(alice, 'sms');
     await t.check(alice, 'sms', 'pro');
@@ -233,15 +237,7 @@ describe('decision cache', () => {
   });
 
   it('keeps the earlier answers of a subject when its latest one is evicted', async () => {
-    const { tollgate: t } = setup(
-      {
-        licenses: [
-          { subject: alice, planId: 'pro' },
-          { subject: bob, planId: 'basic' },
-        ],
-      },
-      { cache: { max: 2 } },
-    );
+    const { tollgate: t } = aliceProBobBasic(2);
     await t.check(alice, 'reports');
     await t.check(alice, 'sms');
     t.checkCached(alice, 'reports');
