@@ -200,7 +200,7 @@ export function entryDecision(
  * The decision of a one-feature batched reservation of `units` from a cached entry, and the
  * taking: as {@link entryDecision}, denied as `exhausted` when the view cannot cover the units;
  * when allowed, the units are taken from the view and `remaining` is what is left after them.
- * Five BigInt operations where deciding, then taking, did ten: inside an app each one runs
+ * Six BigInt operations where deciding, then taking, did ten: inside an app each one runs
  * with cold caches (~0.1–1 µs each, measured), and this runs per metered request.
  *
  * @example
