@@ -139,7 +139,7 @@ export class DecisionCache {
   any(subjectKey: string, featureId: string, planId: string | undefined): CacheEntry | undefined {
     let entry = this.#subjects.get(subjectKey);
     // The usual lookup has no plan: the feature id is the name, and no string is built.
-    const name = planId === undefined ? featureId : nameOf(featureId, planId);
+    const name = nameOf(featureId, planId);
     while (entry !== undefined && entry.name !== name) entry = entry.next;
     return entry;
   }
