@@ -120,8 +120,8 @@ export function createGates(options: GatesOptions): Gates {
   const defaultOnDenied: OnDenied = (decision, _req, res) => sendSpec(res, runtime.denial(decision));
   const gateOnDenied = options.onDenied ?? defaultOnDenied;
 
-  const attach = (req: Request, res: Response, decision: Decision): GateState =>
-    recordRequestState(req, res, decision, runtime.record);
+  const attach = (req: Request, res: Response, decision: Decision, locals = res.locals): GateState =>
+    recordRequestState(req, res, decision, runtime.record, locals);
 
   const deny = (
     onDenied: OnDenied,
@@ -195,12 +195,14 @@ export function createGates(options: GatesOptions): Gates {
           sendSpec(res, result.response);
           return;
         }
-        const state = attach(req, res, result.decision);
+        // Read once: every property read on `res` is a full lookup (see request-state.ts).
+        const locals = res.locals;
+        const state = attach(req, res, result.decision, locals);
         if (result.kind === 'denied') {
           deny(onDenied, result.decision, req, res, next);
           return;
         }
-        responseSettlement(res, runtime.onSettlementError, res.locals).add(result.reservation, chargeOn);
+        responseSettlement(res, runtime.onSettlementError, locals).add(result.reservation, chargeOn);
         forEachUsageHeader(state.decisions, setHeader, res);
         next();
       };

@@ -69,8 +69,8 @@ function prepare(proto: object): boolean {
   return Object.getOwnPropertyDescriptor(base, 'tollgate')?.get === accessor.get;
 }
 
-/** `res.locals` when `req.tollgate` is our accessor over it, else undefined (use `req.tollgate`). */
-function slotOf(req: Request, res: Response): Locals | undefined {
+/** `locals` (`res.locals`) when `req.tollgate` is our accessor over it, else undefined (use `req.tollgate`). */
+function slotOf(req: Request, locals: Locals | undefined): Locals | undefined {
   const proto = Object.getPrototypeOf(req) as object | null;
   if (proto === null) return undefined;
   // An app has one request prototype: the last one answers without a WeakMap lookup (and is
@@ -82,7 +82,7 @@ function slotOf(req: Request, res: Response): Locals | undefined {
   }
   lastProto = proto;
   lastOurs = ours;
-  return ours ? (res.locals as Locals | undefined) : undefined;
+  return ours ? locals : undefined;
 }
 
 let lastProto: object | undefined;
@@ -90,7 +90,9 @@ let lastOurs: boolean | undefined;
 
 /**
  * Records a gate's decision on the request: `req.tollgate` and `res.locals.tollgate` (one slot
- * for requests Express made) become `record(previous state, decision)`.
+ * for requests Express made) become `record(previous state, decision)`. A caller that has read
+ * `res.locals` already passes it as `resLocals`: each read of a property of `res` is a full
+ * lookup (see above).
  *
  * @example
  * const state = recordRequestState(req, res, decision, runtime.record);
@@ -100,8 +102,9 @@ export function recordRequestState(
   res: Response,
   decision: Decision,
   record: (previous: GateState | undefined, decision: Decision) => GateState,
+  resLocals: Locals | undefined = res.locals,
 ): GateState {
-  const locals = slotOf(req, res);
+  const locals = slotOf(req, resLocals);
   if (locals !== undefined) {
     const state = record(locals.tollgate as GateState | undefined, decision);
     locals.tollgate = state;

@@ -11,7 +11,8 @@ import type { Usage } from './types.js';
 
 /** Decimal places kept: amounts are exact to 1e-9. */
 const SCALE_DIGITS = 9;
-const SCALE = 10n ** BigInt(SCALE_DIGITS);
+/** Nano-units per unit. */
+export const SCALE = 10n ** BigInt(SCALE_DIGITS);
 const MAX_SAFE_UNITS = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**

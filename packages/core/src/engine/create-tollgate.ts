@@ -25,6 +25,7 @@ import { type Config, resolveConfig } from './options.js';
 import { FeatureReservation, NOTHING_TO_SETTLE, OnceReservation, type Settler } from './reservation.js';
 import { type ReserveOne, reserveOneCached } from './reserve-one.js';
 import { SETTLED } from './settled.js';
+import { wholeAmount } from './split-units.js';
 import { subjectKey } from './subject-key.js';
 import type {
   Decision,
@@ -50,6 +51,8 @@ interface Charge {
   pending?: ExactWrite;
   /** Batched: where the charge is booked (from the cache entry when there is one). */
   keys: ChargeKeys | undefined;
+  /** `units` in whole units when they are whole, for the number path (see split-units.ts); else NaN. */
+  whole: number;
 }
 
 /** A sync reservation's charges, and the idempotency base their refunds are keyed on. */
@@ -169,9 +172,10 @@ class Engine implements Tollgate, ReserveOne {
     this.#assertOpen();
     const sk = subjectKey(subject);
     if (sk === undefined) return this.#noSubject(subject, featureId, planId);
-    const entry = this.#decisions.hit(sk, featureId, planId, false);
+    const now = this.#config.clock.now();
+    const entry = this.#decisions.hit(sk, featureId, planId, false, now);
     if (!entry) return undefined;
-    return this.#emitDecision(subject, entryDecision(entry, 'cache', featureId, this.#config.clock.now()));
+    return this.#emitDecision(subject, entryDecision(entry, 'cache', featureId, now));
   }
 
   async check(subject: Subject, featureId: string, planId?: string): Promise<Decision> {
@@ -233,13 +237,15 @@ class Engine implements Tollgate, ReserveOne {
     if (this.#config.meter.mode !== 'batched') return undefined;
     const sk = subjectKey(subject);
     if (sk === undefined) return undefined;
-    const entry = this.#decisions.hit(sk, featureId, planId, false);
+    const now = this.#config.clock.now();
+    const entry = this.#decisions.hit(sk, featureId, planId, false, now);
     if (!entry) return undefined;
     // Decided and taken from the view in one step (see takeDecision): the charge only books it.
-    const decision = takeDecision(entry, featureId, this.#config.clock.now(), units);
+    const whole = wholeAmount(amount);
+    const decision = takeDecision(entry, featureId, now, units, whole);
     const allowed = decision.allowed;
     const charge = allowed
-      ? this.#hold(subject, sk, featureId, units, planId, entry, decision, true)
+      ? this.#hold(subject, sk, featureId, units, planId, entry, decision, true, whole)
       : undefined;
     this.#emitDecision(subject, decision);
     return new FeatureReservation(decision, amount, this.#summarize, !allowed, this.#oneSettler, charge);
@@ -353,6 +359,7 @@ class Engine implements Tollgate, ReserveOne {
       units,
       held: false,
       keys: undefined,
+      whole: Number.NaN,
     };
   }
 
@@ -462,6 +469,7 @@ class Engine implements Tollgate, ReserveOne {
    * charge to commit or release, or `undefined` for a boolean feature (nothing to charge).
    * Without an entry (failing open) the units are charged all the same. `taken`: the units are
    * already out of the view (`takeDecision`), only the ledger and the charge are left.
+   * `whole`: the units in whole units (or NaN), so they are held with no bigint.
    */
   #hold(
     subject: Subject,
@@ -472,21 +480,22 @@ class Engine implements Tollgate, ReserveOne {
     entry: CacheEntry | undefined,
     decision: Decision,
     taken = false,
+    whole = Number.NaN,
   ): Charge | undefined {
-    if (entry !== undefined && entry.view === undefined) return undefined;
+    if (entry !== undefined && !entry.metered) return undefined;
     if (!taken && entry?.view !== undefined) {
       entry.view -= units;
       decision.remaining = entry.view > 0n ? fromUnits(entry.view) : 0;
     }
-    const charge = this.#charge(subject, sk, featureId, units, planId);
     let keys = entry?.keys;
     if (keys === undefined) {
-      keys = chargeKeys(charge.target);
+      keys = chargeKeys({ subject, subjectKey: sk, featureId, planId });
       if (entry !== undefined) entry.keys = keys;
     }
-    charge.keys = keys;
-    this.#ledger.hold(keys.line, units);
-    charge.held = true;
+    // The fields in #charge's order: one shape for every charge.
+    const charge: Charge = { target: keys.target, units, held: true, keys, whole };
+    if (!Number.isNaN(whole)) this.#ledger.holdWhole(keys.line, whole);
+    else this.#ledger.hold(keys.line, units);
     return charge;
   }
 
@@ -668,7 +677,7 @@ class Engine implements Tollgate, ReserveOne {
 
   /** Queues a held charge in the meter; `false` when it must be written through instead. */
   #queue(charge: Charge): boolean {
-    return !this.#closed && this.#meter.record(charge.target, charge.units, charge.keys?.meter);
+    return !this.#closed && this.#meter.record(charge.target, charge.units, charge.keys?.meter, charge.whole);
   }
 
   /** Charges the meter could not queue (bound reached, or closed): written to the service now. */

@@ -21,15 +21,22 @@
  * once, so what is in use stays and what a scan filled goes first.
  */
 import type { Verdict } from './decide.js';
+import type { MeterTarget } from './meter.js';
+import { readUnits, type SplitUnits, writeUnits } from './split-units.js';
 import type { Clock } from './types.js';
 
-/** One cached answer. `view` is mutable: batched reservations decrement it in place. */
-export interface CacheEntry {
+/**
+ * One cached answer. Its view (`view`, a bigint) is mutable: batched reservations take from it
+ * in place, as whole units with numbers on the hot path (see split-units.ts).
+ */
+export class CacheEntry implements SplitUnits {
   verdict: Verdict;
   fetchedAt: number;
-  /** Metered features: the local view of remaining units (service's answer − our outstanding usage). */
-  view: bigint | undefined;
-  /** Ledger and meter keys of this (subject, feature, plan), built on its first charge and reused. */
+  /** The view (below) in whole units while it is whole; NaN otherwise, and for a feature that is not metered. */
+  whole: number;
+  /** The view in nano-units when `whole` is NaN; undefined for a feature that is not metered. */
+  nano: bigint | undefined;
+  /** Target, ledger and meter keys of this (subject, feature, plan), built on its first charge and reused. */
   keys: ChargeKeys | undefined;
   // The cache's own bookkeeping, on the entry so that a hit touches one object.
   /**
@@ -45,37 +52,58 @@ export interface CacheEntry {
   subjectKey: string;
   name: string;
   next: CacheEntry | undefined;
+
+  /** A new, not yet cached entry (every field set, so all entries share one shape). */
+  constructor(verdict: Verdict, fetchedAt: number, view: bigint | undefined) {
+    this.verdict = verdict;
+    this.fetchedAt = fetchedAt;
+    this.whole = Number.NaN;
+    this.nano = undefined;
+    writeUnits(this, view);
+    this.keys = undefined;
+    this.staleAt = 0;
+    this.used = 0;
+    this.slot = -1;
+    this.subjectKey = '';
+    this.name = '';
+    this.next = undefined;
+  }
+
+  /** Whether the feature is metered (has a view), without making the view's bigint. */
+  get metered(): boolean {
+    return !Number.isNaN(this.whole) || this.nano !== undefined;
+  }
+
+  /** Metered features: the local view of remaining units (service's answer − our outstanding usage). */
+  get view(): bigint | undefined {
+    return readUnits(this);
+  }
+
+  set view(units: bigint | undefined) {
+    writeUnits(this, units);
+  }
 }
 
-/** Map keys a charge of one (subject, feature, plan) is booked under. */
+/** Where a charge of one (subject, feature, plan) is booked: its target and map keys. */
 export interface ChargeKeys {
   /** The ledger line: (subject, feature). */
   line: string;
   /** The meter's queue: (subject, feature, plan). */
   meter: string;
+  /** The target itself, shared by the charges of the entry that keeps these keys. */
+  target: MeterTarget;
 }
 
 const SEP = '\u0000';
 
 /**
- * A new, not yet cached entry (every field set, so all entries share one shape).
+ * A new, not yet cached entry.
  *
  * @example
  * cache.set('e:u1', cache.generation('e:u1'), 'reports', undefined, cacheEntry(verdict, now, undefined), 30_000);
  */
 export function cacheEntry(verdict: Verdict, fetchedAt: number, view: bigint | undefined): CacheEntry {
-  return {
-    verdict,
-    fetchedAt,
-    view,
-    keys: undefined,
-    staleAt: 0,
-    used: 0,
-    slot: -1,
-    subjectKey: '',
-    name: '',
-    next: undefined,
-  };
+  return new CacheEntry(verdict, fetchedAt, view);
 }
 
 /** The name of an entry among its subject's. */
@@ -127,10 +155,18 @@ export class DecisionCache {
     return [subjectKey, this.generation(subjectKey), featureId, planId ?? ''].join(SEP);
   }
 
-  /** A fresh entry, or `undefined` (missing or past its TTL). */
-  fresh(subjectKey: string, featureId: string, planId: string | undefined): CacheEntry | undefined {
+  /**
+   * A fresh entry, or `undefined` (missing or past its TTL). `now`: the clock's time, when the
+   * caller has read it already (one read per cached check, not two).
+   */
+  fresh(
+    subjectKey: string,
+    featureId: string,
+    planId: string | undefined,
+    now = this.#time.now(),
+  ): CacheEntry | undefined {
     const entry = this.any(subjectKey, featureId, planId);
-    if (entry === undefined || this.#time.now() - this.#epoch >= entry.staleAt) return undefined;
+    if (entry === undefined || now - this.#epoch >= entry.staleAt) return undefined;
     entry.used = 1;
     return entry;
   }

@@ -8,12 +8,35 @@
  * That errs towards denying a few units until the next refresh, never towards granting
  * units the service has already given away.
  */
-interface Line {
-  outstanding: bigint;
+import { addWhole, readUnits, type SplitUnits, writeUnits } from './split-units.js';
+
+class Line implements SplitUnits {
+  /** Outstanding units (below) in whole units while they are whole; NaN otherwise. */
+  whole = 0;
+  /** Outstanding nano-units when `whole` is NaN. */
+  nano: bigint | undefined = 0n;
   /** Monotonic: units of this key flushed, starting from the global total at creation. */
   flushed: bigint;
   /** Reads in flight that took a mark; the line is kept until they finish. */
-  readers: number;
+  readers = 0;
+
+  constructor(flushed: bigint) {
+    this.flushed = flushed;
+  }
+
+  /** Units held by open reservations, queued, or in a flush in flight. */
+  get outstanding(): bigint {
+    return readUnits(this) ?? 0n;
+  }
+
+  set outstanding(units: bigint) {
+    writeUnits(this, units);
+  }
+
+  /** Nothing outstanding (as before: zero or less). */
+  get idle(): boolean {
+    return Number.isNaN(this.whole) ? this.outstanding <= 0n : this.whole <= 0;
+  }
 }
 
 /**
@@ -53,6 +76,11 @@ export class Ledger {
     this.#line(key).outstanding += units;
   }
 
+  /** {@link hold} of a whole number of units, with no bigint (the metered hot path). */
+  holdWhole(key: string, whole: number): void {
+    addWhole(this.#line(key), whole);
+  }
+
   /** Units given back (released) without reaching the service. */
   unhold(key: string, units: bigint): void {
     this.#settle(key, units, false);
@@ -75,7 +103,7 @@ export class Ledger {
   #line(key: string): Line {
     let line = this.#lines.get(key);
     if (!line) {
-      line = { outstanding: 0n, flushed: this.#flushedTotal, readers: 0 };
+      line = new Line(this.#flushedTotal);
       this.#lines.set(key, line);
     }
     return line;
@@ -83,6 +111,6 @@ export class Ledger {
 
   /** Idle lines are dropped, so the map is bounded by pending work and reads in flight. */
   #collect(key: string, line: Line): void {
-    if (line.outstanding <= 0n && line.readers <= 0) this.#lines.delete(key);
+    if (line.idle && line.readers <= 0) this.#lines.delete(key);
   }
 }

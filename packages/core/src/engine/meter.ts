@@ -16,12 +16,13 @@
 import { randomUUID } from 'node:crypto';
 import { AllocationExhaustedError, type HttpError, hasErrorCode, isTollgateError } from '../errors.js';
 import type { Allocation, AllocationAdjustment, Subject } from '../types.js';
-import { fromUnits, toUnits } from './amount.js';
+import { fromUnits, SCALE, toUnits } from './amount.js';
 import { type Backend, isServiceFailure } from './backend.js';
 import type { ChargeKeys } from './decision-cache.js';
 import type { Emitter } from './events.js';
 import type { Ledger } from './ledger.js';
 import type { Config } from './options.js';
+import { addWhole, readUnits, type SplitUnits, writeUnits } from './split-units.js';
 
 const SEP = '\u0000';
 /** Keys per `adjustAllocations` call: small enough to answer well within one call's timeout. */
@@ -39,10 +40,34 @@ export interface MeterTarget {
   planId: string | undefined;
 }
 
-interface Pending extends MeterTarget {
-  queued: bigint;
-  batch: { units: bigint; idempotencyKey: string } | undefined;
-  inflight: Promise<boolean> | undefined;
+/** One key's usage waiting to be sent. */
+class Pending implements MeterTarget, SplitUnits {
+  subject: Subject;
+  subjectKey: string;
+  featureId: string;
+  planId: string | undefined;
+  /** Queued units (below) in whole units while they are whole; NaN otherwise. */
+  whole = 0;
+  /** Queued nano-units when `whole` is NaN. */
+  nano: bigint | undefined = 0n;
+  batch: { units: bigint; idempotencyKey: string } | undefined = undefined;
+  inflight: Promise<boolean> | undefined = undefined;
+
+  constructor(target: MeterTarget) {
+    this.subject = target.subject;
+    this.subjectKey = target.subjectKey;
+    this.featureId = target.featureId;
+    this.planId = target.planId;
+  }
+
+  /** Units recorded and not yet taken into a batch. */
+  get queued(): bigint {
+    return readUnits(this) ?? 0n;
+  }
+
+  set queued(units: bigint) {
+    writeUnits(this, units);
+  }
 }
 
 /** One adjustment that must be applied exactly once, with this key. */
@@ -68,14 +93,14 @@ export const lineKey = (subjectKey: string, featureId: string) => `${subjectKey}
 
 /**
  * The ledger and meter keys of a target. Cache entries keep theirs (`CacheEntry.keys`), so a
- * metered request does not build and hash the same strings again.
+ * metered request does not build and hash the same strings again, nor make a target.
  *
  * @example
  * chargeKeys({ subject, subjectKey: 'e:u1', featureId: 'sms', planId: undefined }).line; // 'e:u1\u0000sms'
  */
-export function chargeKeys(target: Omit<MeterTarget, 'subject'>): ChargeKeys {
+export function chargeKeys(target: MeterTarget): ChargeKeys {
   const line = lineKey(target.subjectKey, target.featureId);
-  return { line, meter: `${line}${SEP}${target.planId ?? ''}` };
+  return { line, meter: `${line}${SEP}${target.planId ?? ''}`, target };
 }
 
 const authFailure = (error: unknown) =>
@@ -105,8 +130,9 @@ export class Meter {
   readonly #due = new Set<Pending>();
   #dueScheduled = false;
   readonly stats = { usageDropped: 0, flushOk: 0, flushFailed: 0 };
-  /** `maxBatchSize` in units, so `record` (once per metered request) compares bigints. */
+  /** `maxBatchSize` in nano-units, and in whole units rounded up (for a whole queue: the same test). */
   readonly #maxBatchUnits: bigint;
+  readonly #maxBatchWhole: number;
 
   constructor(
     private readonly config: Config,
@@ -116,6 +142,7 @@ export class Meter {
     private readonly onSync: SyncListener,
   ) {
     this.#maxBatchUnits = toUnits(config.meter.maxBatchSize);
+    this.#maxBatchWhole = Number((this.#maxBatchUnits + SCALE - 1n) / SCALE);
   }
 
   get size(): number {
@@ -137,15 +164,20 @@ export class Meter {
    * Queues usage the ledger already holds. Returns `false` (and queues nothing) when
    * `maxPendingKeys` is reached and this is a new key: the caller then writes through.
    */
-  record(target: MeterTarget, units: bigint, key = chargeKeys(target).meter): boolean {
+  record(target: MeterTarget, units: bigint, key = chargeKeys(target).meter, whole = Number.NaN): boolean {
     let pending = this.#pending.get(key);
     if (!pending) {
       if (this.size >= this.config.meter.maxPendingKeys) return false;
-      pending = { ...target, queued: 0n, batch: undefined, inflight: undefined };
+      pending = new Pending(target);
       this.#pending.set(key, pending);
     }
-    pending.queued += units;
-    if (pending.queued >= this.#maxBatchUnits && !pending.inflight && !this.#stopped && this.#skip === 0) {
+    // Whole units (`whole`, a number, the usual charge) are added without a bigint.
+    if (!Number.isNaN(whole)) addWhole(pending, whole);
+    else pending.queued += units;
+    const full = Number.isNaN(pending.whole)
+      ? pending.queued >= this.#maxBatchUnits
+      : pending.whole >= this.#maxBatchWhole;
+    if (full && !pending.inflight && !this.#stopped && this.#skip === 0) {
       if (this.#batching()) this.#flushSoon(pending);
       else {
         this.#drain(key, pending, 1).catch((error: unknown) =>

@@ -106,6 +106,81 @@ describe('the one-feature reserve of the metered gates', () => {
     expect(await provider.getAllocation(alice, 'sms')).toMatchObject({ used: 5 });
   });
 
+  it('keeps whole and decimal charges on one key exact, whichever comes first', async () => {
+    const { provider, tollgate } = setup(fixture);
+    await tollgate.check(alice, 'sms');
+    const take = (amount: number) => one(tollgate)[reserveOneCached](alice, 'sms', amount, undefined)!;
+    // Whole charges from a whole balance, then a decimal one, then whole ones from a decimal view.
+    for (const amount of [1, 1, 1]) await take(amount).commit();
+    await take(0.5).commit();
+    expect(tollgate.checkCached(alice, 'sms')?.remaining).toBe(96.5);
+    const held = take(2);
+    expect(held.decision.remaining).toBe(94.5);
+    await held.release();
+    const whole = take(1);
+    expect(whole.decision.remaining).toBe(95.5);
+    await whole.commit();
+    await take(0.5).commit();
+    // Whole again: the release of a whole charge from a whole view.
+    const back = take(3);
+    expect(back.decision.remaining).toBe(92);
+    await back.release();
+    expect(tollgate.checkCached(alice, 'sms')?.remaining).toBe(95);
+    await tollgate.flush();
+    expect(await provider.getAllocation(alice, 'sms')).toEqual({ total: 100, used: 5, available: 95 });
+  });
+
+  it('grants the last unit of a balance and denies the next', async () => {
+    const { tollgate } = setup(fixture);
+    await tollgate.check(alice, 'sms');
+    const take = (amount: number) => one(tollgate)[reserveOneCached](alice, 'sms', amount, undefined)!;
+    expect(take(99).decision).toMatchObject({ allowed: true, remaining: 1 });
+    expect(take(1).decision).toMatchObject({ allowed: true, remaining: 0 });
+    expect(take(1).decision).toMatchObject({ allowed: false, reason: 'exhausted', remaining: 0 });
+  });
+
+  it('counts held and queued charges against a fresh answer from the service', async () => {
+    const { tollgate } = setup(fixture);
+    await tollgate.check(alice, 'sms');
+    const take = (amount: number) => one(tollgate)[reserveOneCached](alice, 'sms', amount, undefined)!;
+    await take(30).commit();
+    take(5);
+    // The service still says 100: 30 are queued here and 5 are held by an open reservation.
+    tollgate.invalidate(alice);
+    expect((await tollgate.check(alice, 'sms')).remaining).toBe(65);
+  });
+
+  it('charges a balance beyond Number.MAX_SAFE_INTEGER units exactly', async () => {
+    const huge = 2 ** 53 + 8;
+    const { provider, tollgate } = setup({
+      plans: [{ id: 'bulk', name: 'Bulk', features: { tokens: huge } }],
+      licenses: [{ subject: alice, planId: 'bulk' }],
+    });
+    await tollgate.check(alice, 'tokens');
+    for (let i = 0; i < 3; i += 1) {
+      const reservation = one(tollgate)[reserveOneCached](alice, 'tokens', 1, undefined);
+      expect(reservation?.decision.allowed).toBe(true);
+      await reservation?.commit();
+    }
+    await tollgate.flush();
+    expect((await provider.getAllocation(alice, 'tokens')).used).toBe(3);
+  });
+
+  it.each([
+    [3, [2, 3]],
+    [2.5, [2, 3]],
+  ])('flushes a key once whole charges reach maxBatchSize %s', async (maxBatchSize, [before, at]) => {
+    const { provider, tollgate } = setup(fixture, { meter: { flushIntervalMs: 60_000, maxBatchSize } });
+    await tollgate.check(alice, 'sms');
+    const charge = () => one(tollgate)[reserveOneCached](alice, 'sms', 1, undefined)?.commit();
+    for (let i = 0; i < before!; i += 1) await charge();
+    await vi.advanceTimersByTimeAsync(0);
+    expect((await provider.getAllocation(alice, 'sms')).used).toBe(0);
+    for (let i = before!; i < at!; i += 1) await charge();
+    await vi.advanceTimersByTimeAsync(0);
+    expect((await provider.getAllocation(alice, 'sms')).used).toBe(at);
+  });
+
   it('answers undefined (call reserve) on a cache miss, and in sync mode', async () => {
     const { tollgate } = setup(fixture);
     expect(one(tollgate)[reserveOneCached](alice, 'sms', 1, undefined)).toBeUndefined();
