@@ -288,6 +288,29 @@ describe('decision cache', () => {
     expect(cached.at(-1)).toEqual({ userId: 'u1499' });
   });
 
+  it('keys a subject by its userId, else its externalUserId, and never mixes the two kinds', async () => {
+    const { provider, tollgate: t } = setup({
+      licenses: [
+        { subject: { userId: 'sam' }, planId: 'pro' },
+        { subject: { externalUserId: 'sam' }, planId: 'basic' },
+      ],
+    });
+    await t.check({ userId: 'sam' }, 'sms');
+    await t.check({ externalUserId: 'sam' }, 'sms');
+    expect(provider.calls.getLicenses).toBe(2);
+    expect(t.checkCached({ userId: 'sam' }, 'sms')).toMatchObject({ allowed: true, remaining: 100 });
+    expect(t.checkCached({ externalUserId: 'sam' }, 'sms')).toMatchObject({ reason: 'not_licensed' });
+    // A userId wins over an externalUserId; an empty one does not count.
+    const both = { userId: 'sam', externalUserId: 'other' } as unknown as Subject;
+    expect(t.checkCached(both, 'sms')).toMatchObject({ allowed: true, remaining: 100 });
+    const emptyUserId = { userId: '', externalUserId: 'sam' } as unknown as Subject;
+    expect(t.checkCached(emptyUserId, 'sms')).toMatchObject({ reason: 'not_licensed' });
+    expect(t.checkCached({} as Subject, 'sms')).toMatchObject({ allowed: false, reason: 'no_subject' });
+    t.invalidate({ externalUserId: 'sam' });
+    expect(t.checkCached({ externalUserId: 'sam' }, 'sms')).toBeUndefined();
+    expect(t.checkCached({ userId: 'sam' }, 'sms')).toBeDefined();
+  });
+
   it('reports hits, misses and decisions through the hooks', async () => {
     const seen: string[] = [];
     const { tollgate: t } = setup(

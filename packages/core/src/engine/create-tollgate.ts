@@ -170,11 +170,11 @@ class Engine implements Tollgate, ReserveOne {
 
   checkCached(subject: Subject, featureId: string, planId?: string): Decision | undefined {
     this.#assertOpen();
-    const sk = subjectKey(subject);
-    if (sk === undefined) return this.#noSubject(subject, featureId, planId);
     const now = this.#config.clock.now();
-    const entry = this.#decisions.hit(sk, featureId, planId, false, now);
-    if (!entry) return undefined;
+    const entry = this.#decisions.hitFor(subject, featureId, planId, now);
+    if (entry === undefined) {
+      return subjectKey(subject) === undefined ? this.#noSubject(subject, featureId, planId) : undefined;
+    }
     return this.#emitDecision(subject, entryDecision(entry, 'cache', featureId, now));
   }
 
@@ -235,11 +235,11 @@ class Engine implements Tollgate, ReserveOne {
     const units = usageUnits(featureId, amount);
     this.#assertOpen();
     if (this.#config.meter.mode !== 'batched') return undefined;
-    const sk = subjectKey(subject);
-    if (sk === undefined) return undefined;
     const now = this.#config.clock.now();
-    const entry = this.#decisions.hit(sk, featureId, planId, false, now);
+    // No entry also for a subject with no usable id: `reserve` answers that one.
+    const entry = this.#decisions.hitFor(subject, featureId, planId, now);
     if (!entry) return undefined;
+    const sk = entry.subjectKey;
     // Decided and taken from the view in one step (see takeDecision): the charge only books it.
     const whole = wholeAmount(amount);
     const decision = takeDecision(entry, featureId, now, units, whole);

@@ -41,17 +41,15 @@ export class Decisions {
   /**
    * The fresh entry for (subject, feature, plan), synchronously, or `undefined`. The
    * synchronous paths (`checkCached`) pass `reportMiss: false`: their caller falls back to
-   * `check`, whose lookup reports the miss, so one request counts one miss. `now`: the
-   * clock's time if the caller read it.
+   * `check`, whose lookup reports the miss, so one request counts one miss.
    */
   hit(
     subjectKey: string,
     featureId: string,
     planId: string | undefined,
     reportMiss = true,
-    now?: number,
   ): CacheEntry | undefined {
-    const entry = this.cache.fresh(subjectKey, featureId, planId, now);
+    const entry = this.cache.fresh(subjectKey, featureId, planId);
     // The hooks' key is built only for a listener.
     if (entry) {
       if (this.emitter.has('cache:hit')) {
@@ -59,6 +57,24 @@ export class Decisions {
       }
     } else if (reportMiss && this.emitter.has('cache:miss')) {
       this.emitter.emit('cache:miss', { key: this.cache.key(subjectKey, featureId, planId) });
+    }
+    return entry;
+  }
+
+  /**
+   * {@link hit} by the subject itself, for the synchronous paths (no miss reported): a hit
+   * builds no subject key (`entry.subjectKey` has it). `undefined` also for a subject with no
+   * usable id.
+   */
+  hitFor(
+    subject: Subject,
+    featureId: string,
+    planId: string | undefined,
+    now: number,
+  ): CacheEntry | undefined {
+    const entry = this.cache.freshFor(subject, featureId, planId, now);
+    if (entry !== undefined && this.emitter.has('cache:hit')) {
+      this.emitter.emit('cache:hit', { key: this.cache.key(entry.subjectKey, featureId, planId) });
     }
     return entry;
   }
