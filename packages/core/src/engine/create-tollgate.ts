@@ -494,7 +494,7 @@ class Engine implements Tollgate, ReserveOne {
     }
     // The fields in #charge's order: one shape for every charge.
     const charge: Charge = { target: keys.target, units, held: true, keys, whole };
-    if (!Number.isNaN(whole)) this.#ledger.holdWhole(keys.line, whole);
+    if (!Number.isNaN(whole)) this.#ledger.holdWhole(keys, whole);
     else this.#ledger.hold(keys.line, units);
     return charge;
   }
@@ -677,7 +677,7 @@ class Engine implements Tollgate, ReserveOne {
 
   /** Queues a held charge in the meter; `false` when it must be written through instead. */
   #queue(charge: Charge): boolean {
-    return !this.#closed && this.#meter.record(charge.target, charge.units, charge.keys?.meter, charge.whole);
+    return !this.#closed && this.#meter.record(charge.target, charge.units, charge.keys, charge.whole);
   }
 
   /** Charges the meter could not queue (bound reached, or closed): written to the service now. */

@@ -24,7 +24,8 @@
  */
 import type { Subject } from '../types.js';
 import type { Verdict } from './decide.js';
-import type { MeterTarget } from './meter.js';
+import type { Line } from './ledger.js';
+import type { MeterQueue, MeterTarget } from './meter.js';
 import { readUnits, type SplitUnits, writeUnits } from './split-units.js';
 import { externalUserIdOf, userIdOf } from './subject-key.js';
 import type { Clock } from './types.js';
@@ -96,6 +97,12 @@ export interface ChargeKeys {
   meter: string;
   /** The target itself, shared by the charges of the entry that keeps these keys. */
   target: MeterTarget;
+  /**
+   * The ledger line and the meter queue last booked on: the next charge skips their map
+   * lookups while they are in use (each is marked once its owner drops it).
+   */
+  ledgerLine: Line | undefined;
+  queue: MeterQueue | undefined;
 }
 
 const SEP = '\u0000';

@@ -10,7 +10,8 @@
  */
 import { addWhole, readUnits, type SplitUnits, writeUnits } from './split-units.js';
 
-class Line implements SplitUnits {
+/** One (subject, feature)'s outstanding units. */
+export class Line implements SplitUnits {
   /** Outstanding units (below) in whole units while they are whole; NaN otherwise. */
   whole = 0;
   /** Outstanding nano-units when `whole` is NaN. */
@@ -19,6 +20,8 @@ class Line implements SplitUnits {
   flushed: bigint;
   /** Reads in flight that took a mark; the line is kept until they finish. */
   readers = 0;
+  /** Set once the ledger dropped the line: a reference kept elsewhere must look the key up again. */
+  dropped = false;
 
   constructor(flushed: bigint) {
     this.flushed = flushed;
@@ -37,6 +40,12 @@ class Line implements SplitUnits {
   get idle(): boolean {
     return Number.isNaN(this.whole) ? this.outstanding <= 0n : this.whole <= 0;
   }
+}
+
+/** A line's key, and the line last held on through it (see {@link Ledger.holdWhole}). */
+export interface LineRef {
+  line: string;
+  ledgerLine: Line | undefined;
 }
 
 /**
@@ -76,9 +85,18 @@ export class Ledger {
     this.#line(key).outstanding += units;
   }
 
-  /** {@link hold} of a whole number of units, with no bigint (the metered hot path). */
-  holdWhole(key: string, whole: number): void {
-    addWhole(this.#line(key), whole);
+  /**
+   * {@link hold} of a whole number of units, with no bigint (the metered hot path), on the
+   * line `at` names. `at.ledgerLine` keeps the line it was last held on, so the next hold
+   * skips the map lookup while the ledger still has that line.
+   */
+  holdWhole(at: LineRef, whole: number): void {
+    let line = at.ledgerLine;
+    if (line === undefined || line.dropped) {
+      line = this.#line(at.line);
+      at.ledgerLine = line;
+    }
+    addWhole(line, whole);
   }
 
   /** Units given back (released) without reaching the service. */
@@ -111,6 +129,9 @@ export class Ledger {
 
   /** Idle lines are dropped, so the map is bounded by pending work and reads in flight. */
   #collect(key: string, line: Line): void {
-    if (line.idle && line.readers <= 0) this.#lines.delete(key);
+    if (line.idle && line.readers <= 0) {
+      this.#lines.delete(key);
+      line.dropped = true;
+    }
   }
 }

@@ -42,6 +42,8 @@ export interface MeterTarget {
 
 /** One key's usage waiting to be sent. */
 class Pending implements MeterTarget, SplitUnits {
+  /** Set once the meter dropped it: a reference kept elsewhere must look the key up again. */
+  dropped = false;
   subject: Subject;
   subjectKey: string;
   featureId: string;
@@ -69,6 +71,9 @@ class Pending implements MeterTarget, SplitUnits {
     writeUnits(this, units);
   }
 }
+
+/** A key's queue in the meter, as a charge's keys keep it (see {@link ChargeKeys}). */
+export type MeterQueue = Pending;
 
 /** One adjustment that must be applied exactly once, with this key. */
 export interface ExactWrite extends MeterTarget {
@@ -100,7 +105,13 @@ export const lineKey = (subjectKey: string, featureId: string) => `${subjectKey}
  */
 export function chargeKeys(target: MeterTarget): ChargeKeys {
   const line = lineKey(target.subjectKey, target.featureId);
-  return { line, meter: `${line}${SEP}${target.planId ?? ''}`, target };
+  return {
+    line,
+    meter: `${line}${SEP}${target.planId ?? ''}`,
+    target,
+    ledgerLine: undefined,
+    queue: undefined,
+  };
 }
 
 const authFailure = (error: unknown) =>
@@ -163,13 +174,20 @@ export class Meter {
   /**
    * Queues usage the ledger already holds. Returns `false` (and queues nothing) when
    * `maxPendingKeys` is reached and this is a new key: the caller then writes through.
+   * `keys`: the target's keys (a cache entry's), where the key's queue is kept, so the next
+   * charge of the key skips the map lookup while the queue is in use. `whole`: the units in
+   * whole units, or NaN (see split-units.ts).
    */
-  record(target: MeterTarget, units: bigint, key = chargeKeys(target).meter, whole = Number.NaN): boolean {
-    let pending = this.#pending.get(key);
-    if (!pending) {
-      if (this.size >= this.config.meter.maxPendingKeys) return false;
-      pending = new Pending(target);
-      this.#pending.set(key, pending);
+  record(target: MeterTarget, units: bigint, keys = chargeKeys(target), whole = Number.NaN): boolean {
+    let pending = keys.queue;
+    if (pending === undefined || pending.dropped) {
+      pending = this.#pending.get(keys.meter);
+      if (!pending) {
+        if (this.size >= this.config.meter.maxPendingKeys) return false;
+        pending = new Pending(target);
+        this.#pending.set(keys.meter, pending);
+      }
+      keys.queue = pending;
     }
     // Whole units (`whole`, a number, the usual charge) are added without a bigint.
     if (!Number.isNaN(whole)) addWhole(pending, whole);
@@ -180,12 +198,18 @@ export class Meter {
     if (full && !pending.inflight && !this.#stopped && this.#skip === 0) {
       if (this.#batching()) this.#flushSoon(pending);
       else {
-        this.#drain(key, pending, 1).catch((error: unknown) =>
+        this.#drain(keys.meter, pending, 1).catch((error: unknown) =>
           this.config.logger.error({ err: error }, 'tollgate: a usage flush failed unexpectedly'),
         );
       }
     }
     return true;
+  }
+
+  /** Drops a key's empty queue. */
+  #forget(key: string, pending: Pending): void {
+    this.#pending.delete(key);
+    pending.dropped = true;
   }
 
   /** Queues an exact write; `false` if the bound is reached (the caller reports the drop). */
@@ -247,6 +271,7 @@ export class Meter {
     for (const pending of this.#pending.values()) {
       const units = pending.queued + (pending.batch?.units ?? 0n);
       if (units > 0n) this.#dropped(pending, units, reason);
+      pending.dropped = true;
     }
     this.#pending.clear();
     for (const write of this.#exact) this.#dropped(write, write.units, reason);
@@ -311,7 +336,7 @@ export class Meter {
       for (const [key, pending] of this.#pending) {
         if (pending.inflight) busy.push(pending.inflight);
         else if (pending.batch || pending.queued > 0n) ready.push(pending);
-        else this.#pending.delete(key);
+        else this.#forget(key, pending);
       }
       if (ready.length === 0 && busy.length === 0) return;
       if (ready.length > 0 && !(await this.#sendBatches(ready))) return;
@@ -431,7 +456,7 @@ export class Meter {
         continue;
       }
       if (!pending.batch && pending.queued === 0n) {
-        if (this.#pending.get(key) === pending) this.#pending.delete(key);
+        if (this.#pending.get(key) === pending) this.#forget(key, pending);
         return;
       }
       // A batch being retried is not counted: what was queued before it still goes now.

@@ -150,6 +150,23 @@ describe('the one-feature reserve of the metered gates', () => {
     expect((await tollgate.check(alice, 'sms')).remaining).toBe(65);
   });
 
+  it('keeps counting charges of a key after its queue and ledger line were emptied', async () => {
+    const { provider, tollgate } = setup(fixture);
+    await tollgate.check(alice, 'sms');
+    const take = (amount: number) => one(tollgate)[reserveOneCached](alice, 'sms', amount, undefined)!;
+    await take(30).commit();
+    // Sent, then found empty by the next flush: nothing of the key is left in the engine.
+    await tollgate.flush();
+    await tollgate.flush();
+    take(5);
+    await take(2).commit();
+    tollgate.invalidate(alice);
+    // The service says 70: 5 are held by an open reservation and 2 are queued.
+    expect((await tollgate.check(alice, 'sms')).remaining).toBe(63);
+    await tollgate.flush();
+    expect((await provider.getAllocation(alice, 'sms')).used).toBe(32);
+  });
+
   it('charges a balance beyond Number.MAX_SAFE_INTEGER units exactly', async () => {
     const huge = 2 ** 53 + 8;
     const { provider, tollgate } = setup({
