@@ -36,7 +36,7 @@ export class Line implements SplitUnits {
     writeUnits(this, units);
   }
 
-  /** Nothing outstanding (as before: zero or less). */
+  /** No units outstanding (zero or less). */
   get idle(): boolean {
     return Number.isNaN(this.whole) ? this.outstanding <= 0n : this.whole <= 0;
   }
