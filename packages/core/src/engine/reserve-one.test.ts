@@ -10,6 +10,14 @@ useEngineTestLifecycle();
 const fixture = { licenses: [{ subject: alice, planId: 'pro' }] };
 const one = (tollgate: Tollgate) => tollgate as Tollgate & ReserveOne;
 
+/** An engine with alice's sms answer cached, and `take(amount)`: her one-feature reservation of sms. */
+async function cachedSms(options: Parameters<typeof setup>[1] = {}) {
+  const { provider, tollgate } = setup(fixture, options);
+  await tollgate.check(alice, 'sms');
+  const take = (amount: number) => one(tollgate)[reserveOneCached](alice, 'sms', amount, undefined)!;
+  return { provider, tollgate, take };
+}
+
 /** Two engines over twin providers: one reserves through the one-feature path, one through reserveCached. */
 async function twins(subject: Subject, featureId: string) {
   const a = setup(fixture);
@@ -89,9 +97,7 @@ describe('the one-feature reserve of the metered gates', () => {
   });
 
   it('queues a commit nobody waits on by the end of the turn; flush() and close() include it', async () => {
-    const { provider, tollgate } = setup(fixture);
-    await tollgate.check(alice, 'sms');
-    const take = (amount: number) => one(tollgate)[reserveOneCached](alice, 'sms', amount, undefined)!;
+    const { provider, tollgate, take } = await cachedSms();
     await settleReservation(take(1), 'commit');
     // The meter's own timer flushes what the end of the turn queued.
     await vi.advanceTimersByTimeAsync(1000);
@@ -107,9 +113,7 @@ describe('the one-feature reserve of the metered gates', () => {
   });
 
   it('keeps whole and decimal charges on one key exact, whichever comes first', async () => {
-    const { provider, tollgate } = setup(fixture);
-    await tollgate.check(alice, 'sms');
-    const take = (amount: number) => one(tollgate)[reserveOneCached](alice, 'sms', amount, undefined)!;
+    const { provider, tollgate, take } = await cachedSms();
     // Whole charges from a whole balance, then a decimal one, then whole ones from a decimal view.
     for (const amount of [1, 1, 1]) await take(amount).commit();
     await take(0.5).commit();
@@ -131,18 +135,14 @@ describe('the one-feature reserve of the metered gates', () => {
   });
 
   it('grants the last unit of a balance and denies the next', async () => {
-    const { tollgate } = setup(fixture);
-    await tollgate.check(alice, 'sms');
-    const take = (amount: number) => one(tollgate)[reserveOneCached](alice, 'sms', amount, undefined)!;
+    const { take } = await cachedSms();
     expect(take(99).decision).toMatchObject({ allowed: true, remaining: 1 });
     expect(take(1).decision).toMatchObject({ allowed: true, remaining: 0 });
     expect(take(1).decision).toMatchObject({ allowed: false, reason: 'exhausted', remaining: 0 });
   });
 
   it('counts held and queued charges against a fresh answer from the service', async () => {
-    const { tollgate } = setup(fixture);
-    await tollgate.check(alice, 'sms');
-    const take = (amount: number) => one(tollgate)[reserveOneCached](alice, 'sms', amount, undefined)!;
+    const { tollgate, take } = await cachedSms();
     await take(30).commit();
     take(5);
     // The service still says 100: 30 are queued here and 5 are held by an open reservation.
@@ -151,9 +151,7 @@ describe('the one-feature reserve of the metered gates', () => {
   });
 
   it('keeps counting charges of a key after its queue and ledger line were emptied', async () => {
-    const { provider, tollgate } = setup(fixture);
-    await tollgate.check(alice, 'sms');
-    const take = (amount: number) => one(tollgate)[reserveOneCached](alice, 'sms', amount, undefined)!;
+    const { provider, tollgate, take } = await cachedSms();
     await take(30).commit();
     // Sent, then found empty by the next flush: nothing of the key is left in the engine.
     await tollgate.flush();
@@ -187,9 +185,8 @@ describe('the one-feature reserve of the metered gates', () => {
     [3, [2, 3]],
     [2.5, [2, 3]],
   ])('flushes a key once whole charges reach maxBatchSize %s', async (maxBatchSize, [before, at]) => {
-    const { provider, tollgate } = setup(fixture, { meter: { flushIntervalMs: 60_000, maxBatchSize } });
-    await tollgate.check(alice, 'sms');
-    const charge = () => one(tollgate)[reserveOneCached](alice, 'sms', 1, undefined)?.commit();
+    const { provider, take } = await cachedSms({ meter: { flushIntervalMs: 60_000, maxBatchSize } });
+    const charge = () => take(1).commit();
     for (let i = 0; i < before!; i += 1) await charge();
     await vi.advanceTimersByTimeAsync(0);
     expect((await provider.getAllocation(alice, 'sms')).used).toBe(0);
