@@ -58,7 +58,12 @@ export class CacheEntry implements SplitUnits {
   name: string;
   next: CacheEntry | undefined;
 
-  /** A new, not yet cached entry (every field set, so all entries share one shape). */
+  /**
+   * A new, not yet cached entry (every field set, so all entries share one shape).
+   *
+   * @example
+   * cache.set('e:u1', cache.generation('e:u1'), 'reports', undefined, new CacheEntry(verdict, now, undefined), 30_000);
+   */
   constructor(verdict: Verdict, fetchedAt: number, view: bigint | undefined) {
     this.verdict = verdict;
     this.fetchedAt = fetchedAt;
@@ -106,16 +111,6 @@ export interface ChargeKeys {
 }
 
 const SEP = '\u0000';
-
-/**
- * A new, not yet cached entry.
- *
- * @example
- * cache.set('e:u1', cache.generation('e:u1'), 'reports', undefined, cacheEntry(verdict, now, undefined), 30_000);
- */
-export function cacheEntry(verdict: Verdict, fetchedAt: number, view: bigint | undefined): CacheEntry {
-  return new CacheEntry(verdict, fetchedAt, view);
-}
 
 /** The entry of (feature, plan) among a subject's, from its first. */
 function find(
@@ -239,7 +234,7 @@ export class DecisionCache {
   }
 
   /**
-   * Caches `entry` (from {@link cacheEntry}) for `ttlMs` (fresh while its age is < ttlMs), and
+   * Caches `entry` (a new {@link CacheEntry}) for `ttlMs` (fresh while its age is < ttlMs), and
    * never past the licence's end. Does nothing if the subject was invalidated since
    * `generation` was read: that answer may predate the change.
    */

@@ -9,7 +9,7 @@ import type { Subject } from '../types.js';
 import { fromUnits } from './amount.js';
 import type { Backend } from './backend.js';
 import { decide } from './decide.js';
-import { type CacheEntry, cacheEntry, type DecisionCache } from './decision-cache.js';
+import { CacheEntry, type DecisionCache } from './decision-cache.js';
 import type { Emitter } from './events.js';
 import type { Ledger } from './ledger.js';
 import { lineKey } from './meter.js';
@@ -134,7 +134,7 @@ export class Decisions {
       verdict.remainingUnits === undefined
         ? undefined
         : verdict.remainingUnits - this.ledger.outstanding(line) - meanwhile;
-    const fresh = cacheEntry(verdict, now, view);
+    const fresh = new CacheEntry(verdict, now, view);
     const { ttlMs, negativeTtlMs } = this.config.cache;
     // A cached "allowed" never outlives the earliest expiry among the licences it rests on.
     const ttl = verdict.allowed
