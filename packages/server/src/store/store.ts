@@ -433,20 +433,38 @@ export class Store {
     return rows;
   }
 
+  /**
+   * {@link allocationRows} (unlocked) found by the subject itself, in one statement: every
+   * metered write and read starts here, and on the embedded store each statement is a round
+   * trip into PGlite (~0.2–0.5 ms), so the subject's id is joined rather than looked up first.
+   * No rows when the subject is unknown or has no such licence.
+   */
+  private async subjectAllocationRows(subject: Subject, featureId: string, planId: string | undefined) {
+    // A licence row names its user: a `userId` subject needs no join (the foreign key vouches
+    // that the user exists whenever a licence does).
+    const byExternalId = !('userId' in subject);
+    const { rows } = await this.sql.query<AllocationRow & { user_id: string }>(
+      `SELECT l.user_id, f.license_id::text AS license_id, f.total::text AS total, f.used::text AS used
+       FROM tollgate_license_features f JOIN tollgate_licenses l ON l.id = f.license_id
+       ${byExternalId ? 'JOIN tollgate_users u ON u.id = l.user_id WHERE u.external_id = $1' : 'WHERE l.user_id = $1'}
+         AND f.feature_id = $2 AND f.total IS NOT NULL AND l.revoked_at IS NULL
+         AND (l.expires_at IS NULL OR l.expires_at > $3) AND ($4::text IS NULL OR l.plan_id = $4::text)
+       ORDER BY l.expires_at ASC NULLS LAST, l.issued_at, l.id`,
+      [byExternalId ? subject.externalUserId : subject.userId, featureId, this.clock.now(), planId ?? null],
+    );
+    return rows;
+  }
+
   /** The subject's allocation rows for a metered feature (unlocked); `404` when it has none. */
   private async licensedRows(subject: Subject, featureId: string, planId: string | undefined) {
-    const userId = await this.findUserId(subject);
-    const rows = userId === undefined ? [] : await this.allocationRows(userId, featureId, planId, false);
-    if (userId === undefined || rows.length === 0) throw noLicense(featureId, planId);
-    return { userId, rows };
+    const rows = await this.subjectAllocationRows(subject, featureId, planId);
+    if (rows[0] === undefined) throw noLicense(featureId, planId);
+    return { userId: rows[0].user_id, rows };
   }
 
   /** Total, used and available of a metered feature over the subject's active licences. */
   async getAllocation(subject: Subject, featureId: string, options: { planId?: string | undefined } = {}) {
-    const userId = await this.findUserId(subject);
-    const rows =
-      userId === undefined ? [] : await this.allocationRows(userId, featureId, options.planId, false);
-    return sum(rows);
+    return sum(await this.subjectAllocationRows(subject, featureId, options.planId));
   }
 
   /**
