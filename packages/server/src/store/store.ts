@@ -420,28 +420,19 @@ export class Store {
   /**
    * Rows of the subject's active licences granting the metered feature, in draw order:
    * expiring first, non-expiring last, ties by issue date then id (README, "Several licences").
+   * None when the subject is unknown or has no such licence.
+   *
+   * One statement, found by the subject itself: every metered read and write starts here, and
+   * on the embedded store each statement is a round trip into PGlite (~0.2–0.5 ms), so an
+   * external id is joined rather than looked up first. A licence row names its user, so a
+   * `userId` needs no join (the foreign key vouches that the user exists).
    */
-  private async allocationRows(userId: string, featureId: string, planId: string | undefined, lock: boolean) {
-    const { rows } = await this.sql.query<AllocationRow>(
-      `SELECT f.license_id::text AS license_id, f.total::text AS total, f.used::text AS used
-       FROM tollgate_license_features f JOIN tollgate_licenses l ON l.id = f.license_id
-       WHERE l.user_id = $1 AND f.feature_id = $2 AND f.total IS NOT NULL AND l.revoked_at IS NULL
-         AND (l.expires_at IS NULL OR l.expires_at > $3) AND ($4::text IS NULL OR l.plan_id = $4::text)
-       ORDER BY l.expires_at ASC NULLS LAST, l.issued_at, l.id${lock ? ' FOR UPDATE OF f' : ''}`,
-      [userId, featureId, this.clock.now(), planId ?? null],
-    );
-    return rows;
-  }
-
-  /**
-   * {@link allocationRows} (unlocked) found by the subject itself, in one statement: every
-   * metered write and read starts here, and on the embedded store each statement is a round
-   * trip into PGlite (~0.2–0.5 ms), so the subject's id is joined rather than looked up first.
-   * No rows when the subject is unknown or has no such licence.
-   */
-  private async subjectAllocationRows(subject: Subject, featureId: string, planId: string | undefined) {
-    // A licence row names its user: a `userId` subject needs no join (the foreign key vouches
-    // that the user exists whenever a licence does).
+  private async allocationRows(
+    subject: Subject,
+    featureId: string,
+    planId: string | undefined,
+    lock: boolean,
+  ) {
     const byExternalId = !('userId' in subject);
     const { rows } = await this.sql.query<AllocationRow & { user_id: string }>(
       `SELECT l.user_id, f.license_id::text AS license_id, f.total::text AS total, f.used::text AS used
@@ -449,7 +440,7 @@ export class Store {
        ${byExternalId ? 'JOIN tollgate_users u ON u.id = l.user_id WHERE u.external_id = $1' : 'WHERE l.user_id = $1'}
          AND f.feature_id = $2 AND f.total IS NOT NULL AND l.revoked_at IS NULL
          AND (l.expires_at IS NULL OR l.expires_at > $3) AND ($4::text IS NULL OR l.plan_id = $4::text)
-       ORDER BY l.expires_at ASC NULLS LAST, l.issued_at, l.id`,
+       ORDER BY l.expires_at ASC NULLS LAST, l.issued_at, l.id${lock ? ' FOR UPDATE OF f' : ''}`,
       [byExternalId ? subject.externalUserId : subject.userId, featureId, this.clock.now(), planId ?? null],
     );
     return rows;
@@ -457,14 +448,14 @@ export class Store {
 
   /** The subject's allocation rows for a metered feature (unlocked); `404` when it has none. */
   private async licensedRows(subject: Subject, featureId: string, planId: string | undefined) {
-    const rows = await this.subjectAllocationRows(subject, featureId, planId);
+    const rows = await this.allocationRows(subject, featureId, planId, false);
     if (rows[0] === undefined) throw noLicense(featureId, planId);
     return { userId: rows[0].user_id, rows };
   }
 
   /** Total, used and available of a metered feature over the subject's active licences. */
   async getAllocation(subject: Subject, featureId: string, options: { planId?: string | undefined } = {}) {
-    return sum(await this.subjectAllocationRows(subject, featureId, options.planId));
+    return sum(await this.allocationRows(subject, featureId, options.planId, false));
   }
 
   /**
@@ -531,7 +522,7 @@ export class Store {
     floor: boolean,
     usageFor: (current: AllocationAmounts) => string,
   ): Promise<AllocationAmounts> {
-    const rows = await this.allocationRows(userId, featureId, planId, true);
+    const rows = await this.allocationRows({ userId }, featureId, planId, true);
     if (rows.length === 0) throw noLicense(featureId, planId);
     const current = sum(rows);
     const usage = usageFor(current);
