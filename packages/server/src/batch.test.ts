@@ -337,3 +337,175 @@ describe('POST /api/v1/allocations/batch', () => {
     expect(again).toEqual([{ status: 200, allocation: { total: '10.0', used: '1.0', available: 9 } }]);
   });
 });
+
+describe('POST /api/v1/allocations/batch: common items applied together', () => {
+  /** Licences on `target` for one run of the scenario; returns the items to send. */
+  const scenario = async (target: TollgateServer, tag: string) => {
+    const s = (name: string) => `${tag}-${name}`;
+    const lic = async (id: string, plan: string) =>
+      expect(
+        (await call(target, 'POST', `${ext(id)}/licenses`, { form: `paymentPlanId=${plan}` })).status,
+      ).toBe(201);
+    for (const name of [
+      'one',
+      'floor',
+      'alias',
+      'bad',
+      'refused',
+      'pre',
+      'refund',
+      'k1',
+      'k2',
+      'plan',
+      'lone',
+      'kbad',
+    ]) {
+      await lic(s(name), name === 'floor' || name === 'lone' ? 'forever' : 'free');
+    }
+    await lic(s('two'), 'free');
+    await lic(s('two'), 'team');
+    // The same subject by its service id: one allocation under two spellings.
+    const aliasId = (await call(target, 'PUT', ext(s('alias')))).json().userId as string;
+    // A key already used alone, with the same adjustment: the batch item replays it.
+    const pre = await call(target, 'POST', `${ext(s('pre'))}/features/sms/alloc`, {
+      json: { amount: '1' },
+      headers: { 'Idempotency-Key': s('kpre') },
+    });
+    expect(pre.status).toBe(200);
+    const sms = (
+      who: Record<string, string>,
+      amount: string,
+      extra: Record<string, unknown> = {},
+    ): Record<string, unknown> => ({
+      ...who,
+      featureId: 'sms',
+      amount,
+      ...extra,
+    });
+    const e = (name: string) => ({ externalUserId: s(name) });
+    return [
+      sms(e('one'), '2', { idempotencyKey: s('k1') }),
+      sms(e('two'), '12', { floor: '0', idempotencyKey: s('k2') }), // two licences
+      sms(e('floor'), '4', { floor: '0', idempotencyKey: s('k3') }),
+      sms(e('floor'), '4', { floor: '0', idempotencyKey: s('k4') }), // after the one above: refused
+      sms(e('one'), '1', { idempotencyKey: s('k1') }), // the key again, another amount: mismatch
+      sms(e('alias'), '3', { idempotencyKey: s('k5') }),
+      sms({ userId: aliasId }, '1'),
+      sms(e('bad'), 'abc'),
+      sms(e('refused'), '11', { floor: '0', idempotencyKey: s('k8') }),
+      sms(e('refused'), '10', { floor: '0', idempotencyKey: s('k8') }), // the refused key, free again
+      sms(e('nobody'), '1'),
+      sms(e('pre'), '1', { idempotencyKey: s('kpre') }),
+      sms(e('refund'), '-1'),
+      sms(e('k1'), '3', { idempotencyKey: s('k11') }),
+      sms(e('k2'), '1', { idempotencyKey: s('k11') }), // another subject under the same key
+      sms(e('plan'), '1', { paymentPlanId: 'pro' }),
+      sms(e('plan'), '1.5', { paymentPlanId: 'free', floor: 0 }),
+      sms(e('lone'), '6', { floor: '0', idempotencyKey: s('klone') }), // alone on its allocation: refused
+      sms(e('kbad'), 'x', { idempotencyKey: s('kbad') }), // a key first used by an item that does not read
+      sms(e('kbad'), '2', { idempotencyKey: s('kbad') }),
+    ];
+  };
+
+  const singleResult = async (target: TollgateServer, item: Record<string, unknown>): Promise<Result> => {
+    const { userId, externalUserId, featureId, idempotencyKey, ...body } = item;
+    const base =
+      userId === undefined
+        ? ext(externalUserId as string)
+        : `/api/v1/users/${encodeURIComponent(userId as string)}`;
+    const res = await call(target, 'POST', `${base}/features/${featureId as string}/alloc`, {
+      json: body,
+      accept: 'application/json',
+      headers: idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey as string },
+    });
+    const json = res.json();
+    const replayed = res.headers.get('idempotent-replayed') === 'true' ? { replayed: true as const } : {};
+    return res.status === 200
+      ? { status: 200, allocation: json as NonNullable<Result['allocation']>, ...replayed }
+      : { status: res.status, ...json };
+  };
+
+  it('answers every item as the same requests sent one by one, in order, would', async () => {
+    const alone = await startServer();
+    try {
+      const items = await scenario(server, 'together');
+      const expected = [];
+      for (const item of await scenario(alone, 'together')) expected.push(await singleResult(alone, item));
+      const applyOneByOne = vi.spyOn(Store.prototype, 'adjustAllocation');
+      const results = await batch(items);
+      expect(results).toEqual(expected);
+      expect(results.map((r) => [r.status, r.code ?? r.allocation?.available])).toEqual([
+        [200, 8],
+        [200, 98],
+        [200, 1],
+        [409, 'exhausted'],
+        [422, 'idempotency_mismatch'],
+        [200, 7],
+        [200, 6],
+        [400, 'invalid_amount'],
+        [409, 'exhausted'],
+        [200, 0],
+        [404, 'no_license'],
+        [200, 9],
+        [200, 11],
+        [200, 7],
+        [422, 'idempotency_mismatch'],
+        [404, 'no_license'],
+        [200, 8.5],
+        [409, 'exhausted'],
+        [400, 'invalid_amount'],
+        [200, 8],
+      ]);
+      expect(results[11]?.replayed).toBe(true);
+      // Only the items that need it ran alone: the several-licence one, the pairs on one
+      // allocation (the pair by external id and service id included), the two without a
+      // licence, the one the floor refused when applied together, and the one whose key an
+      // earlier item used first. The rest (one licence, a new key or none) went together.
+      expect(applyOneByOne).toHaveBeenCalledTimes(12);
+      const allocOn = async (target: TollgateServer, name: string) =>
+        (await call(target, 'GET', `${ext(`together-${name}`)}/features/sms/alloc`)).json();
+      for (const name of ['one', 'two', 'floor', 'alias', 'refused', 'pre', 'refund', 'k1', 'plan']) {
+        expect(await allocOn(server, name)).toEqual(await allocOn(alone, name));
+      }
+      // The answers were kept with the keys: sent again, each applied keyed item replays.
+      const applied = items.filter(
+        (item, i) => item.idempotencyKey !== undefined && results[i]?.status === 200,
+      );
+      const before = await Promise.all(
+        ['one', 'floor', 'alias', 'refused', 'k1'].map((n) => allocOn(server, n)),
+      );
+      expect(await batch(applied)).toEqual(
+        results.filter((_, i) => applied.includes(items[i]!)).map((r) => ({ ...r, replayed: true })),
+      );
+      expect(
+        await Promise.all(['one', 'floor', 'alias', 'refused', 'k1'].map((n) => allocOn(server, n))),
+      ).toEqual(before);
+    } finally {
+      await alone.close();
+    }
+  });
+
+  it('applies each item alone, once, when applying them together fails, and logs why', async () => {
+    const [a, b] = [user(), user()];
+    await license(ext(a), 'free');
+    await license(ext(b), 'free');
+    vi.spyOn(Store.prototype, 'adjustAllocations').mockRejectedValueOnce(new Error('connection reset'));
+    lines.length = 0;
+    const items = [
+      { externalUserId: a, featureId: 'sms', amount: '2', idempotencyKey: `fallback-${a}` },
+      { externalUserId: b, featureId: 'sms', amount: '3' },
+    ];
+    expect(await batch(items)).toEqual([
+      { status: 200, allocation: { total: '10.0', used: '2.0', available: 8 } },
+      { status: 200, allocation: { total: '10.0', used: '3.0', available: 7 } },
+    ]);
+    const warnings = lines.filter((l) => l.startsWith('warn '));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('connection reset');
+    expect(warnings[0]).not.toContain(a);
+    // The claim made before the failure was rolled back with it, then made by the item alone.
+    expect(await batch(items.slice(0, 1))).toEqual([
+      { status: 200, allocation: { total: '10.0', used: '2.0', available: 8 }, replayed: true },
+    ]);
+  });
+});

@@ -98,17 +98,22 @@ function floorParam(params: Params): boolean {
   return true;
 }
 
+/** The parameters of `POST $BASE/…/alloc` (and of a batch item) as a usage change. */
+function readAdjustment(params: Params) {
+  return {
+    usage: amountParam(params),
+    planId: optional(params.string('paymentPlanId')),
+    floor: floorParam(params),
+  };
+}
+
 /**
- * `POST $BASE/…/alloc` once the request is read: the usage increment and its reply. The batch
- * endpoint runs each item through this same function.
+ * `POST $BASE/…/alloc` once the request is read: the usage increment and its reply. A batch
+ * item applied on its own runs this same function.
  */
 function adjustAllocationReply(store: Store, subject: Subject, featureId: string, params: Params) {
-  return store
-    .adjustAllocation(subject, featureId, amountParam(params), {
-      planId: optional(params.string('paymentPlanId')),
-      floor: floorParam(params),
-    })
-    .then(allocationReply);
+  const { usage, ...options } = readAdjustment(params);
+  return store.adjustAllocation(subject, featureId, usage, options).then(allocationReply);
 }
 
 function subjectRoutes(router: Router<Handler>, base: string, subjectOf: (id: string) => Subject): void {
@@ -257,6 +262,6 @@ export function createRoutes(): Router<Handler> {
       );
       return jsonReply(200, { plans });
     })
-    .add('POST', '/api/v1/allocations/batch', batchAdjustHandler(adjustAllocationReply));
+    .add('POST', '/api/v1/allocations/batch', batchAdjustHandler(readAdjustment, adjustAllocationReply));
   return router;
 }

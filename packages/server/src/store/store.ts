@@ -57,6 +57,18 @@ export type IdempotencyClaim =
   | { kind: 'replay'; response: StoredResponse }
   | { kind: 'mismatch' };
 
+/** One change of {@link Store.adjustAllocations}: what {@link Store.adjustAllocation} takes. */
+export interface UsageChange {
+  subject: Subject;
+  featureId: string;
+  /** Exact decimal; > 0 consumes, < 0 refunds. */
+  usage: string;
+  planId: string | undefined;
+  floor: boolean;
+  /** Not applied, but its licence rows count as touched (the caller applies it later). */
+  deferred?: boolean | undefined;
+}
+
 /** A logged payment transaction (`PUT /api/v1/transactions`). */
 export interface TransactionInput {
   uuid: string;
@@ -515,6 +527,100 @@ export class Store {
     );
   }
 
+  /**
+   * Apply many usage changes at once, in two statements however many there are: one reads the
+   * licence rows of every change, one conditional `UPDATE` applies those that can be applied
+   * without a decision. Returns each change's allocation after it was applied, or `undefined`
+   * for a change left to the caller, who applies it with {@link Store.adjustAllocation} (in its
+   * order), which also gives its refusal. Left: a `deferred` change; a subject with no licence,
+   * or several licences, granting the feature; a licence row that another change in the call
+   * also touches (deferred ones included), so changes to one allocation keep the caller's
+   * order; a change the floor refuses.
+   *
+   * On the embedded store each statement is a round trip into PGlite (~0.2–0.5 ms), which one
+   * change at a time would pay four times per change (claim, read, update, answer).
+   *
+   * @example
+   * const [after] = await tx.adjustAllocations([
+   *   { subject: { externalUserId: '42' }, featureId: 'sms', usage: '3', planId: undefined, floor: true },
+   * ]);
+   */
+  async adjustAllocations(changes: readonly UsageChange[]): Promise<(AllocationAmounts | undefined)[]> {
+    const results: (AllocationAmounts | undefined)[] = changes.map(() => undefined);
+    if (changes.length === 0) return results;
+    const now = this.clock.now();
+    const { rows } = await this.sql.query<{ i: number; license_id: string }>(
+      // Each change is looked up by itself through the indexes (`OFFSET 0` keeps the lateral
+      // subquery from being flattened into a join that the planner, without statistics on the
+      // embedded store, runs as a scan of every licence).
+      `SELECT c.i, r.license_id::text AS license_id
+       FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[])
+         AS c (i, user_id, external_id, feature_id, plan_id)
+       CROSS JOIN LATERAL (
+         SELECT f.license_id FROM tollgate_licenses l
+         JOIN tollgate_license_features f ON f.license_id = l.id AND f.feature_id = c.feature_id
+         WHERE l.user_id = COALESCE(c.user_id, (SELECT u.id FROM tollgate_users u WHERE u.external_id = c.external_id))
+           AND f.total IS NOT NULL AND l.revoked_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > $6)
+           AND (c.plan_id IS NULL OR l.plan_id = c.plan_id)
+         OFFSET 0) r`,
+      [
+        changes.map((_, i) => i),
+        changes.map((c) => ('userId' in c.subject ? c.subject.userId : null)),
+        changes.map((c) => ('userId' in c.subject ? null : c.subject.externalUserId)),
+        changes.map((c) => c.featureId),
+        changes.map((c) => c.planId ?? null),
+        now,
+      ],
+    );
+    const rowsPerChange = changes.map(() => 0);
+    const changesPerRow = new Map<string, number>();
+    const licenseOf: string[] = [];
+    for (const row of rows) {
+      rowsPerChange[row.i]! += 1;
+      licenseOf[row.i] = row.license_id;
+      const key = `${row.license_id}\0${changes[row.i]!.featureId}`;
+      changesPerRow.set(key, (changesPerRow.get(key) ?? 0) + 1);
+    }
+    // In licence order: the update visits rows in the order given (a loop over the list, each
+    // row by its primary key, the licence checked again as in the single path), so concurrent
+    // batches on one PostgreSQL lock rows in one order.
+    const applicable = changes
+      .map((change, i) => ({ change, i, licenseId: licenseOf[i]! }))
+      .filter(
+        ({ change, i, licenseId }) =>
+          change.deferred !== true &&
+          rowsPerChange[i] === 1 &&
+          changesPerRow.get(`${licenseId}\0${change.featureId}`) === 1,
+      )
+      .sort(
+        (a, b) =>
+          compareDecimal(a.licenseId, b.licenseId) || (a.change.featureId < b.change.featureId ? -1 : 1),
+      );
+    if (applicable.length === 0) return results;
+    const { rows: updated } = await this.sql.query<{ i: number; total: string; used: string }>(
+      `UPDATE tollgate_license_features f SET used = f.used + c.usage
+       FROM unnest($1::int[], $2::bigint[], $3::text[], $4::numeric[], $5::boolean[])
+         AS c (i, license_id, feature_id, usage, floor)
+       WHERE f.license_id = c.license_id AND f.feature_id = c.feature_id
+         AND (SELECT l.revoked_at IS NULL AND (l.expires_at IS NULL OR l.expires_at > $6)
+              FROM tollgate_licenses l WHERE l.id = f.license_id)
+         AND (NOT c.floor OR c.usage <= 0 OR f.total - f.used - c.usage >= 0)
+       RETURNING c.i, f.total::text AS total, f.used::text AS used`,
+      [
+        applicable.map((a) => a.i),
+        applicable.map((a) => a.licenseId),
+        applicable.map((a) => a.change.featureId),
+        applicable.map((a) => a.change.usage),
+        applicable.map((a) => a.change.floor),
+        now,
+      ],
+    );
+    for (const row of updated) {
+      results[row.i] = sum([{ license_id: licenseOf[row.i]!, total: row.total, used: row.used }]);
+    }
+    return results;
+  }
+
   private async applyUsageLocked(
     userId: string,
     featureId: string,
@@ -578,6 +684,56 @@ export class Store {
       kind: 'replay',
       response: { status: row.status, contentType: row.content_type ?? '', body: row.body ?? '' },
     };
+  }
+
+  /**
+   * Claim many keys at once (see {@link Store.claimIdempotencyKey}): the keys claimed now. A key
+   * not returned was already there; claim it alone to learn whether it replays or mismatches.
+   * Keys must be distinct.
+   */
+  async claimNewIdempotencyKeys(
+    claims: readonly { key: string; fingerprint: string }[],
+  ): Promise<Set<string>> {
+    if (claims.length === 0) return new Set();
+    // Sorted, so two requests claiming overlapping keys wait on each other in one order.
+    const sorted = [...claims].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const { rows } = await this.sql.query<{ key: string }>(
+      `INSERT INTO tollgate_idempotency (key, fingerprint, created_at)
+       SELECT c.key, c.fingerprint, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS c (key, fingerprint, n)
+       ORDER BY c.n
+       ON CONFLICT (key) DO NOTHING RETURNING key`,
+      [sorted.map((c) => c.key), sorted.map((c) => c.fingerprint), this.clock.now()],
+    );
+    return new Set(rows.map((row) => row.key));
+  }
+
+  /** Store the responses of many claimed keys (same transaction as the claims). */
+  async completeIdempotencyKeys(
+    answers: readonly { key: string; response: StoredResponse }[],
+  ): Promise<void> {
+    if (answers.length === 0) return;
+    await this.sql.query(
+      `UPDATE tollgate_idempotency t SET status = c.status, content_type = c.content_type, body = c.body
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS c (key, status, content_type, body)
+       WHERE t.key = c.key`,
+      [
+        answers.map((a) => a.key),
+        answers.map((a) => a.response.status),
+        answers.map((a) => a.response.contentType),
+        answers.map((a) => a.response.body),
+      ],
+    );
+  }
+
+  /**
+   * Give back keys claimed in this transaction whose write did not happen, as a rollback of
+   * the claim would: a later request with the key then applies.
+   */
+  async releaseIdempotencyKeys(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.sql.query('DELETE FROM tollgate_idempotency WHERE key = ANY ($1::text[]) AND status IS NULL', [
+      [...keys],
+    ]);
   }
 
   /** Store the response for a claimed key (same transaction as the claim). */
