@@ -67,8 +67,8 @@ describe('denialResponse', () => {
   it('reports remaining and the usage headers on an exhausted metered feature', () => {
     const res = denialResponse(denied('exhausted', { remaining: 0.5 }));
     expect(res.body.remaining).toBe(0.5);
-    expect(res.headers.RateLimit).toBe('"sms";r=0');
-    expect(res.headers['Tollgate-Remaining']).toBe('"sms";r=0.5');
+    expect(res.headers.ratelimit).toBe('"sms";r=0');
+    expect(res.headers['tollgate-remaining']).toBe('"sms";r=0.5');
   });
 
   it('omits members that are not known', () => {
@@ -100,20 +100,20 @@ describe('usageHeaders', () => {
 
   it('lists every metered decision, RateLimit rounded down and Tollgate-Remaining exact', () => {
     expect(usageHeaders([allowed('sms', 41.5), allowed('reports'), allowed('mms', 2)])).toEqual({
-      RateLimit: '"sms";r=41, "mms";r=2',
-      'Tollgate-Remaining': '"sms";r=41.5, "mms";r=2',
+      ratelimit: '"sms";r=41, "mms";r=2',
+      'tollgate-remaining': '"sms";r=41.5, "mms";r=2',
     });
   });
 
   it('keeps the latest decision per feature and rounds decimals down to 3 places', () => {
     expect(usageHeaders([allowed('sms', 10), allowed('sms', 12.3789)])).toEqual({
-      RateLimit: '"sms";r=12',
-      'Tollgate-Remaining': '"sms";r=12.378',
+      ratelimit: '"sms";r=12',
+      'tollgate-remaining': '"sms";r=12.378',
     });
   });
 
   it('escapes quotes, skips ids an sf-string cannot carry, and is empty without a remaining', () => {
-    expect(usageHeaders([allowed('a"b\\c', 1)]).RateLimit).toBe('"a\\"b\\\\c";r=1');
+    expect(usageHeaders([allowed('a"b\\c', 1)]).ratelimit).toBe('"a\\"b\\\\c";r=1');
     expect(usageHeaders([allowed('sms\n', 1), allowed('é', 1)])).toEqual({});
     expect(usageHeaders([allowed('reports')])).toEqual({});
   });

@@ -18,4 +18,4 @@ export { safeReturnTo } from './return-to.js';
 export type { ChargeOn, GateState, HttpResponseSpec, ProblemDocument } from './types.js';
 export type { UpsellAnswer, UpsellLocationInput, UpsellOptions } from './upsell.js';
 export { assertUpsellOptions, upsellDecision, upsellLocation } from './upsell.js';
-export { forEachUsageHeader, REMAINING_HEADER, usageHeaders } from './usage-headers.js';
+export { forEachUsageHeader, RATELIMIT_HEADER, REMAINING_HEADER, usageHeaders } from './usage-headers.js';

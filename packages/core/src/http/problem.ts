@@ -92,7 +92,7 @@ export interface DenialResponseOptions {
  *
  * @example
  * const { status, headers, body } = denialResponse(decision, { upgradeUrl: 'https://app.example/billing' });
- * // 402, { 'Content-Type': 'application/problem+json', RateLimit: '"sms";r=0', … },
+ * // 402, { 'Content-Type': 'application/problem+json', ratelimit: '"sms";r=0', … },
  * // { type: 'https://tollgate.dev/problems/exhausted', status: 402, reason: 'exhausted', … }
  */
 export function denialResponse(decision: Decision, options: DenialResponseOptions = {}): HttpResponseSpec {

@@ -49,8 +49,8 @@ describe('forEachUsageHeader', () => {
 
   it('writes the draft RateLimit field and the exact remaining for one feature', () => {
     expect(collected({ sms: decision('sms', 41.5) })).toEqual({
-      RateLimit: '"sms";r=41',
-      'Tollgate-Remaining': '"sms";r=41.5',
+      ratelimit: '"sms";r=41',
+      'tollgate-remaining': '"sms";r=41.5',
     });
   });
 });

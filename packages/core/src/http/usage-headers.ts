@@ -9,11 +9,18 @@
  * Allocations may be decimals ("12.38"), and `r` must be a non-negative Integer, so
  * `RateLimit` rounds down and `Tollgate-Remaining` carries the exact value in the same shape:
  * `"sms";r=12.38` (an sf-decimal, at most 3 fractional digits).
+ *
+ * Both names are written in lowercase, as HTTP/2 and HTTP/3 send every field name (HTTP/1.1
+ * names are case-insensitive, RFC 9110 §5.1). Node's `setHeader` lowercases the name it is
+ * given on every call: a mixed-case name costs a new string and a string-table lookup per
+ * header per metered request, a lowercase literal neither.
  */
 import type { Decision } from '../engine/types.js';
 
+/** Name of the draft-standard header carrying remaining units (rounded down). */
+export const RATELIMIT_HEADER = 'ratelimit';
 /** Name of the header carrying exact remaining amounts. */
-export const REMAINING_HEADER = 'Tollgate-Remaining';
+export const REMAINING_HEADER = 'tollgate-remaining';
 
 // sf-integer and sf-decimal limits (RFC 9651 §3.3.1, §3.3.2).
 const MAX_SF_INTEGER = 999_999_999_999_999;
@@ -45,12 +52,12 @@ function sfDecimal(value: number): string {
  * The usage headers for the decisions of a request's metered gates (decisions without a
  * finite `remaining` are skipped; an empty object when none has one).
  *
- * - `RateLimit: "sms";r=41, "mms";r=2` — remaining units, rounded down, per the IETF draft.
- * - `Tollgate-Remaining: "sms";r=41.5, "mms";r=2` — the exact remaining amounts.
+ * - `ratelimit: "sms";r=41, "mms";r=2` — remaining units, rounded down, per the IETF draft.
+ * - `tollgate-remaining: "sms";r=41.5, "mms";r=2` — the exact remaining amounts.
  *
  * @example
  * usageHeaders([{ featureId: 'sms', remaining: 41.5, allowed: true, reason: 'licensed', source: 'backend', ageMs: 0 }]);
- * // { RateLimit: '"sms";r=41', 'Tollgate-Remaining': '"sms";r=41.5' }
+ * // { ratelimit: '"sms";r=41', 'tollgate-remaining': '"sms";r=41.5' }
  */
 export function usageHeaders(decisions: readonly Decision[]): Record<string, string> {
   const limits: string[] = [];
@@ -68,7 +75,7 @@ export function usageHeaders(decisions: readonly Decision[]): Record<string, str
     exact.unshift(`${name};r=${sfDecimal(remaining)}`);
   }
   if (limits.length === 0) return {};
-  return { RateLimit: limits.join(', '), [REMAINING_HEADER]: exact.join(', ') };
+  return { [RATELIMIT_HEADER]: limits.join(', '), [REMAINING_HEADER]: exact.join(', ') };
 }
 
 /**
@@ -101,7 +108,7 @@ export function forEachUsageHeader<T = undefined>(
   // usageName vouched for a finite `remaining`, and kept the id's `"name";r=` prefix.
   const remaining = only.remaining as number;
   const limit = lastPrefix + sfInteger(remaining);
-  set('RateLimit', limit, target as T);
+  set(RATELIMIT_HEADER, limit, target as T);
   // A whole amount (the usual balance) reads the same in both: one string, not two.
   const exact =
     Number.isInteger(remaining) && remaining <= MAX_SF_DECIMAL ? limit : lastPrefix + sfDecimal(remaining);
