@@ -23,6 +23,22 @@ describe('createTollgate options', () => {
       /hooks\.cache:hot/,
     );
   });
+
+  it('refuses a listener for an event that does not exist, naming the ones that do', async () => {
+    const tollgate = createTollgate({ provider: memoryProvider({ plans }) });
+    // A typo would otherwise subscribe to something that never fires.
+    expect(() => tollgate.on('cache:hot' as never, () => {})).toThrow(ConfigurationError);
+    expect(() => tollgate.on('constructor' as never, () => {})).toThrow(
+      /not an event; use one of decision, cache:hit/,
+    );
+    const seen: string[] = [];
+    const off = tollgate.on('decision', ({ decision }) => seen.push(decision.featureId));
+    await tollgate.check({ externalUserId: 'nobody' }, 'reports');
+    off();
+    await tollgate.check({ externalUserId: 'nobody' }, 'reports');
+    expect(seen).toEqual(['reports']);
+    await tollgate.close();
+  });
 });
 
 describe('decisions', () => {

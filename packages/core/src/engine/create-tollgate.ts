@@ -85,6 +85,10 @@ export function createTollgate(options: TollgateOptions): Tollgate {
 class Engine implements Tollgate, ReserveOne {
   readonly provider: Config['provider'];
   readonly #config: Config;
+  // Read on every gated request: kept here rather than two objects deep in the config (each
+  // object on the way is one more load the request may wait on, cold, inside a busy app).
+  readonly #clock: Config['clock'];
+  readonly #batched: boolean;
   readonly #emitter: Emitter;
   readonly #circuit: Circuit;
   readonly #backend: Backend;
@@ -127,6 +131,8 @@ class Engine implements Tollgate, ReserveOne {
 
   constructor(config: Config) {
     this.#config = config;
+    this.#clock = config.clock;
+    this.#batched = config.meter.mode === 'batched';
     this.provider = config.provider;
     this.#emitter = new Emitter(config.logger);
     for (const [event, listener] of Object.entries(config.hooks)) {
@@ -170,7 +176,7 @@ class Engine implements Tollgate, ReserveOne {
 
   checkCached(subject: Subject, featureId: string, planId?: string): Decision | undefined {
     this.#assertOpen();
-    const now = this.#config.clock.now();
+    const now = this.#clock.now();
     const entry = this.#decisions.hitFor(subject, featureId, planId, now);
     if (entry === undefined) {
       return subjectKey(subject) === undefined ? this.#noSubject(subject, featureId, planId) : undefined;
@@ -184,7 +190,7 @@ class Engine implements Tollgate, ReserveOne {
     const sk = subjectKey(subject);
     if (sk === undefined) return this.#noSubject(subject, featureId, planId);
     const lookup = await this.#decisions.lookup(subject, sk, featureId, planId);
-    const decision = toDecision(lookup, featureId, planId, this.#config.failMode, this.#config.clock.now());
+    const decision = toDecision(lookup, featureId, planId, this.#config.failMode, this.#clock.now());
     if (lookup.source === 'fallback') this.#fallback(subject, featureId);
     return this.#emitDecision(subject, decision);
   }
@@ -206,7 +212,7 @@ class Engine implements Tollgate, ReserveOne {
     const lookups = await Promise.all(
       items.map((item) => this.#decisions.lookup(subject, sk, item.featureId, planId)),
     );
-    return this.#config.meter.mode === 'sync'
+    return !this.#batched
       ? this.#reserveSync(subject, sk, items, lookups, usage, planId)
       : this.#reserveLocal(subject, sk, items, lookups, usage, planId);
   }
@@ -214,7 +220,7 @@ class Engine implements Tollgate, ReserveOne {
   reserveCached(subject: Subject, usage: Usage, options: { planId?: string } = {}): Reservation | undefined {
     const items = parseUsage(usage);
     this.#assertOpen();
-    if (this.#config.meter.mode !== 'batched') return undefined;
+    if (!this.#batched) return undefined;
     const sk = subjectKey(subject);
     if (sk === undefined) return undefined;
     const lookups = new Array<Lookup>(items.length);
@@ -234,8 +240,8 @@ class Engine implements Tollgate, ReserveOne {
   ): Reservation | undefined {
     const units = usageUnits(featureId, amount);
     this.#assertOpen();
-    if (this.#config.meter.mode !== 'batched') return undefined;
-    const now = this.#config.clock.now();
+    if (!this.#batched) return undefined;
+    const now = this.#clock.now();
     // No entry also for a subject with no usable id: `reserve` answers that one.
     const entry = this.#decisions.hitFor(subject, featureId, planId, now);
     if (!entry) return undefined;
@@ -261,7 +267,7 @@ class Engine implements Tollgate, ReserveOne {
       );
     }
     const charges = items.map((item) => this.#charge(subject, sk, item.featureId, item.units, undefined));
-    if (this.#config.meter.mode === 'batched') {
+    if (this.#batched) {
       for (const charge of charges) {
         // Reported usage is not authorized, but the local view must still account for it.
         const entry = this.#cache.any(sk, charge.target.featureId, undefined);
@@ -431,7 +437,7 @@ class Engine implements Tollgate, ReserveOne {
     planId: string | undefined,
   ): Reservation {
     // Plain loops, not map/every/forEach with closures: this runs for every metered request.
-    const now = this.#config.clock.now();
+    const now = this.#clock.now();
     // Arrays sized up front: a first push reserves room for 17.
     const decisions = new Array<Decision>(items.length);
     let allowed = true;
@@ -508,7 +514,7 @@ class Engine implements Tollgate, ReserveOne {
     usage: Usage,
     planId: string | undefined,
   ): Promise<Reservation> {
-    const now = this.#config.clock.now();
+    const now = this.#clock.now();
     const decisions = items.map((item, i) => {
       const lookup = lookups[i]!;
       if (lookup.source === 'fallback') this.#fallback(subject, item.featureId);

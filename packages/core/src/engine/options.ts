@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ConfigurationError } from '../errors.js';
 import type { EntitlementProvider } from '../types.js';
+import { EVENT_NAMES, isEventName } from './events.js';
 import type { Clock, Logger, MeterMode, TollgateHooks, TollgateOptions } from './types.js';
 
 /** Every option resolved: what the engine runs on. */
@@ -115,24 +116,10 @@ export function resolveConfig(options: TollgateOptions): Config {
     });
   }
   const o = parsed.data;
-  const known = new Set<string>([
-    'decision',
-    'cache:hit',
-    'cache:miss',
-    'cache:stale',
-    'flush:ok',
-    'flush:failed',
-    'usage:dropped',
-    'backend:error',
-    'circuit:open',
-    'circuit:closed',
-    'fallback',
-    'meter:full',
-  ]);
   for (const name of Object.keys(o.hooks ?? {})) {
-    if (!known.has(name)) {
+    if (!isEventName(name)) {
       throw new ConfigurationError(
-        `createTollgate: hooks.${name} is not an event; use one of ${[...known].join(', ')}.`,
+        `createTollgate: hooks.${name} is not an event; use one of ${EVENT_NAMES.join(', ')}.`,
       );
     }
   }
