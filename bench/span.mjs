@@ -1,0 +1,145 @@
+// Where a gate's cost goes inside a busy Express app, precise to a fraction of a microsecond:
+// `node bench/span.mjs bare meter require@/tmp/candidate floor`.
+//
+// Every variant is its own Express app in this one process; the load generator (a separate
+// process, bench/span-load.mjs) sends each connection's requests to the variants in turn, so
+// all of them run under the same load, caches and machine drift, request by request. For each
+// request the server times the synchronous part of its handling: from Node's `request` event
+// until the app returns, which for these routes covers the gate, the handler and writing the
+// response. Reported: the median per variant per round, and its difference from `bare`.
+//
+// Why not throughput: on a shared 2-core VM two runs of the same code differ by ±10 µs per
+// request, and a gate's parts cost a few. Why not time the gate alone: a gate that touches the
+// response first pays costs that the framework would pay later anyway (see the gate timing in
+// run.mjs); the whole span counts each once.
+//
+// Positions are not neutral (requests to neighbouring variants measured ~2.5 µs apart with the
+// same code), so the variants are mounted twice, in mirrored order (A B C C B A), and each
+// figure is the mean of its two mounts. Even so, the same code under two names read up to
+// ~1 µs apart (`meter meter@.`): trust differences of several µs, repeat for smaller ones.
+// Costs do not add up either: two operations that each cost ~0.5 µs alone can cost several
+// together, after the gate's other work (cold caches). Not part of `pnpm bench`: a tool for
+// investigating.
+//
+// Variants: `bare`, `noop` (a middleware that only calls next()), `floor` (bench/floor.mjs's
+// hand-written counter), `meter` (meter('sms', 1), batched), `require` (requireFeature('reports')),
+// each optionally `@<checkout>`: a checkout of this repo whose packages are built, to compare a
+// candidate change with the current code in one run. Env: SPAN_SECONDS (per round, default 5),
+// SPAN_ROUNDS (default 3).
+import { execFileSync, fork, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import { CREDENTIALS, METER_SUBJECTS, subjectName } from './common.mjs';
+import { floorMiddleware } from './floor.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const seconds = Number(process.env.SPAN_SECONDS ?? 5);
+const rounds = Number(process.env.SPAN_ROUNDS ?? 3);
+const asked = process.argv.slice(2);
+if (asked.length === 0)
+  throw new Error('usage: node bench/span.mjs bare meter [require@/path/to/checkout] ...');
+const names = asked.includes('bare') ? asked : ['bare', ...asked];
+const mounts = [...names, ...[...names].reverse()];
+
+// The apps on one core, the service and the load generator on the other (as run.mjs does).
+const canPin = spawnSync('taskset', ['-V']).status === 0;
+const pin = (pid, cpu) => {
+  if (canPin) execFileSync('taskset', ['-a', '-c', '-p', cpu, String(pid)], { stdio: 'ignore' });
+};
+pin(process.pid, '1');
+const child = (file, args) => {
+  const c = fork(path.join(here, file), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  pin(c.pid, '0');
+  return c;
+};
+const service = child('service.mjs', []);
+const serviceUrl = await new Promise((resolve) => service.on('message', (m) => m.ready && resolve(m.ready)));
+
+const engines = [];
+async function gateFor(name) {
+  const [kind, checkout = path.join(here, '..')] = name.split('@');
+  if (kind === 'bare') return undefined;
+  if (kind === 'noop') return (_req, _res, next) => next();
+  if (kind === 'floor') return floorMiddleware();
+  if (kind !== 'meter' && kind !== 'require') throw new Error(`unknown variant ${name}`);
+  const core = await import(path.join(checkout, 'packages/core/dist/esm/index.js'));
+  const { createGates } = await import(path.join(checkout, 'packages/express/dist/esm/index.js'));
+  const tollgate = core.createTollgate({
+    provider: core.licensarioProvider({
+      baseUrl: serviceUrl,
+      apiKey: CREDENTIALS.key,
+      apiSecret: CREDENTIALS.secret,
+    }),
+    cache: { max: 20_000, ttlMs: 3_600_000 },
+  });
+  engines.push(tollgate);
+  for (let i = 0; i < METER_SUBJECTS; i++) {
+    await tollgate.check({ externalUserId: subjectName(i) }, kind === 'meter' ? 'sms' : 'reports');
+  }
+  const gates = createGates({
+    tollgate,
+    subject: (req) => {
+      const user = req.get('x-user');
+      return user ? { externalUserId: user } : undefined;
+    },
+  });
+  return kind === 'meter' ? gates.meter('sms', 1) : gates.requireFeature('reports');
+}
+
+const apps = [];
+const index = new Map();
+for (const [i, name] of mounts.entries()) {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  const gate = await gateFor(name);
+  const route = `/v${i}`;
+  if (gate) app.get(route, gate, (_req, res) => res.send('hello'));
+  else app.get(route, (_req, res) => res.send('hello'));
+  apps.push(app);
+  index.set(route, i);
+}
+
+const spans = mounts.map(() => []);
+const server = http.createServer((req, res) => {
+  const i = index.get(req.url);
+  const start = performance.now();
+  apps[i](req, res);
+  spans[i].push(performance.now() - start);
+});
+server.keepAliveTimeout = 60_000;
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const load = (duration) =>
+  new Promise((resolve) => {
+    const routes = mounts.map((_, i) => `/v${i}`).join(',');
+    child('span-load.mjs', [String(server.address().port), String(duration), routes]).once(
+      'message',
+      resolve,
+    );
+  });
+
+const medianMicros = (xs) => Float64Array.from(xs).sort()[xs.length >> 1] * 1000;
+await load(2); // warm-up: JIT, caches, the engines' first flushes
+for (let r = 1; r <= rounds; r++) {
+  for (const s of spans) s.length = 0;
+  const { total } = await load(seconds);
+  const of = (name) => {
+    const a = mounts.indexOf(name);
+    const b = mounts.lastIndexOf(name);
+    return (medianMicros(spans[a]) + medianMicros(spans[b])) / 2;
+  };
+  const bare = of('bare');
+  const cells = names.map((n) =>
+    n === 'bare' ? `bare ${bare.toFixed(2)}` : `${n} ${(of(n) - bare).toFixed(2)}`,
+  );
+  process.stdout.write(
+    `round ${r} (${total} requests), µs, median span (bare) or its excess over bare: ${cells.join(' | ')}\n`,
+  );
+}
+for (const tollgate of engines) await tollgate.close();
+service.send('close');
+server.closeAllConnections();
+server.close();
+setTimeout(() => process.exit(0), 200).unref();
