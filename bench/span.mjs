@@ -1,4 +1,4 @@
-// Where a gate's cost goes inside a busy Express app, precise to a fraction of a microsecond:
+// Where a gate's cost goes inside a busy Express app, to about a microsecond:
 // `node bench/span.mjs bare meter require@/tmp/candidate floor`.
 //
 // Every variant is its own Express app in this one process; the load generator (a separate
