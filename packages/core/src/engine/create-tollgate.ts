@@ -85,9 +85,6 @@ export function createTollgate(options: TollgateOptions): Tollgate {
 class Engine implements Tollgate, ReserveOne {
   readonly provider: Config['provider'];
   readonly #config: Config;
-  // Read on every gated request: one load from the engine rather than three through the config.
-  readonly #clock: Config['clock'];
-  readonly #batched: boolean;
   readonly #emitter: Emitter;
   readonly #circuit: Circuit;
   readonly #backend: Backend;
@@ -130,8 +127,6 @@ class Engine implements Tollgate, ReserveOne {
 
   constructor(config: Config) {
     this.#config = config;
-    this.#clock = config.clock;
-    this.#batched = config.meter.mode === 'batched';
     this.provider = config.provider;
     this.#emitter = new Emitter(config.logger);
     for (const [event, listener] of Object.entries(config.hooks)) {
@@ -175,7 +170,7 @@ class Engine implements Tollgate, ReserveOne {
 
   checkCached(subject: Subject, featureId: string, planId?: string): Decision | undefined {
     this.#assertOpen();
-    const now = this.#clock.now();
+    const now = this.#config.clock.now();
     const entry = this.#decisions.hitFor(subject, featureId, planId, now);
     if (entry === undefined) {
       return subjectKey(subject) === undefined ? this.#noSubject(subject, featureId, planId) : undefined;
@@ -189,7 +184,7 @@ class Engine implements Tollgate, ReserveOne {
     const sk = subjectKey(subject);
     if (sk === undefined) return this.#noSubject(subject, featureId, planId);
     const lookup = await this.#decisions.lookup(subject, sk, featureId, planId);
-    const decision = toDecision(lookup, featureId, planId, this.#config.failMode, this.#clock.now());
+    const decision = toDecision(lookup, featureId, planId, this.#config.failMode, this.#config.clock.now());
     if (lookup.source === 'fallback') this.#fallback(subject, featureId);
     return this.#emitDecision(subject, decision);
   }
@@ -211,7 +206,7 @@ class Engine implements Tollgate, ReserveOne {
     const lookups = await Promise.all(
       items.map((item) => this.#decisions.lookup(subject, sk, item.featureId, planId)),
     );
-    return !this.#batched
+    return this.#config.meter.mode === 'sync'
       ? this.#reserveSync(subject, sk, items, lookups, usage, planId)
       : this.#reserveLocal(subject, sk, items, lookups, usage, planId);
   }
@@ -219,7 +214,7 @@ class Engine implements Tollgate, ReserveOne {
   reserveCached(subject: Subject, usage: Usage, options: { planId?: string } = {}): Reservation | undefined {
     const items = parseUsage(usage);
     this.#assertOpen();
-    if (!this.#batched) return undefined;
+    if (this.#config.meter.mode !== 'batched') return undefined;
     const sk = subjectKey(subject);
     if (sk === undefined) return undefined;
     const lookups = new Array<Lookup>(items.length);
@@ -239,8 +234,8 @@ class Engine implements Tollgate, ReserveOne {
   ): Reservation | undefined {
     const units = usageUnits(featureId, amount);
     this.#assertOpen();
-    if (!this.#batched) return undefined;
-    const now = this.#clock.now();
+    if (this.#config.meter.mode !== 'batched') return undefined;
+    const now = this.#config.clock.now();
     // No entry also for a subject with no usable id: `reserve` answers that one.
     const entry = this.#decisions.hitFor(subject, featureId, planId, now);
     if (!entry) return undefined;
@@ -266,7 +261,7 @@ class Engine implements Tollgate, ReserveOne {
       );
     }
     const charges = items.map((item) => this.#charge(subject, sk, item.featureId, item.units, undefined));
-    if (this.#batched) {
+    if (this.#config.meter.mode === 'batched') {
       for (const charge of charges) {
         // Reported usage is not authorized, but the local view must still account for it.
         const entry = this.#cache.any(sk, charge.target.featureId, undefined);
@@ -436,7 +431,7 @@ class Engine implements Tollgate, ReserveOne {
     planId: string | undefined,
   ): Reservation {
     // Plain loops, not map/every/forEach with closures: this runs for every metered request.
-    const now = this.#clock.now();
+    const now = this.#config.clock.now();
     // Arrays sized up front: a first push reserves room for 17.
     const decisions = new Array<Decision>(items.length);
     let allowed = true;
@@ -513,7 +508,7 @@ class Engine implements Tollgate, ReserveOne {
     usage: Usage,
     planId: string | undefined,
   ): Promise<Reservation> {
-    const now = this.#clock.now();
+    const now = this.#config.clock.now();
     const decisions = items.map((item, i) => {
       const lookup = lookups[i]!;
       if (lookup.source === 'fallback') this.#fallback(subject, item.featureId);
