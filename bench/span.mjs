@@ -1,5 +1,5 @@
 // Where a gate's cost goes inside a busy Express app, to about a microsecond:
-// `node bench/span.mjs bare meter require@/tmp/candidate floor`.
+// `node bench/span.mjs bare floor meter@/tmp/base meter@/tmp/candidate`.
 //
 // Every variant is its own Express app in this one process; the load generator (a separate
 // process, bench/span-load.mjs) sends each connection's requests to the variants in turn, so
@@ -15,16 +15,23 @@
 //
 // Positions are not neutral (requests to neighbouring variants measured ~2.5 µs apart with the
 // same code), so the variants are mounted twice, in mirrored order (A B C C B A), and each
-// figure is the mean of its two mounts. Even so, the same code under two names read up to
-// ~1 µs apart (`meter meter@.`): trust differences of several µs, repeat for smaller ones.
+// figure is the mean of its two mounts. Nor is the order in which the variants are created:
+// with two copies of one checkout (`meter@/tmp/a meter@/tmp/b`), the one listed second read
+// 2–2.9 µs more in every round, in both orders, over six runs. So every measurement runs twice,
+// in two processes, the variants after `bare` in the order given and then reversed, and the
+// figure reported is the mean of the two. Even so, trust differences of a few µs, and repeat
+// for smaller ones. Compare a candidate with a copy of the base (`meter@/tmp/base
+// meter@/tmp/candidate`), not with this tree: the variants of this tree share their modules
+// with the tool itself.
 // Costs do not add up either: two operations that each cost ~0.5 µs alone can cost several
 // together, after the gate's other work (cold caches). Not part of `pnpm bench`: a tool for
 // investigating.
 //
 // Variants: `bare`, `noop` (a middleware that only calls next()), `floor` (bench/floor.mjs's
 // hand-written counter), `meter` (meter('sms', 1), batched), `require` (requireFeature('reports')),
-// each optionally `@<checkout>`: a checkout of this repo whose packages are built, to compare a
-// candidate change with the current code in one run. Env: SPAN_SECONDS (per round, default 5),
+// each optionally `@<checkout>`: a checkout of this repo whose packages are built (`cp -a` of
+// this tree, changed and rebuilt), to compare a candidate change with a copy of the current
+// code in one run. Env: SPAN_SECONDS (per round, default 5),
 // SPAN_ROUNDS (default 3).
 import { execFileSync, fork, spawnSync } from 'node:child_process';
 import http from 'node:http';
@@ -42,6 +49,38 @@ if (asked.length === 0)
   throw new Error('usage: node bench/span.mjs bare meter [require@/path/to/checkout] ...');
 const names = asked.includes('bare') ? asked : ['bare', ...asked];
 const mounts = [...names, ...[...names].reverse()];
+
+if (process.env.SPAN_CHILD === undefined) {
+  // The parent: one measuring process per order of the variants (see above).
+  const others = names.filter((n) => n !== 'bare');
+  const orders = [
+    ['bare', ...others],
+    ['bare', ...[...others].reverse()],
+  ];
+  const runs = [];
+  for (const order of orders) {
+    process.stdout.write(`order: ${order.join(' ')}\n`);
+    const measuring = fork(fileURLToPath(import.meta.url), order, {
+      env: { ...process.env, SPAN_CHILD: '1' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    runs.push(
+      await new Promise((resolve, reject) => {
+        measuring.once('message', resolve);
+        measuring.once('exit', (code) => code !== 0 && reject(new Error(`span run exited with ${code}`)));
+      }),
+    );
+  }
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const cells = names.map((n) => {
+    const each = runs.map((run) => mean(run[n]));
+    return `${n} ${mean(each).toFixed(2)} (${each.map((x) => x.toFixed(2)).join(', ')})`;
+  });
+  process.stdout.write(
+    `mean over both orders and all rounds, µs (each order's in parentheses), span of bare or excess over it: ${cells.join(' | ')}\n`,
+  );
+  process.exit(0);
+}
 
 // The apps on one core, the service and the load generator on the other (as run.mjs does).
 const canPin = spawnSync('taskset', ['-V']).status === 0;
@@ -121,6 +160,8 @@ const load = (duration) =>
   });
 
 const medianMicros = (xs) => Float64Array.from(xs).sort()[xs.length >> 1] * 1000;
+/** Per variant, each round's figure: bare's span, or another variant's excess over it. */
+const figures = Object.fromEntries(names.map((n) => [n, []]));
 await load(2); // warm-up: JIT, caches, the engines' first flushes
 for (let r = 1; r <= rounds; r++) {
   for (const s of spans) s.length = 0;
@@ -131,6 +172,7 @@ for (let r = 1; r <= rounds; r++) {
     return (medianMicros(spans[a]) + medianMicros(spans[b])) / 2;
   };
   const bare = of('bare');
+  for (const n of names) figures[n].push(n === 'bare' ? bare : of(n) - bare);
   const cells = names.map((n) =>
     n === 'bare' ? `bare ${bare.toFixed(2)}` : `${n} ${(of(n) - bare).toFixed(2)}`,
   );
@@ -138,6 +180,7 @@ for (let r = 1; r <= rounds; r++) {
     `round ${r} (${total} requests), µs, median span (bare) or its excess over bare: ${cells.join(' | ')}\n`,
   );
 }
+process.send(figures);
 for (const tollgate of engines) await tollgate.close();
 service.send('close');
 server.closeAllConnections();

@@ -12,10 +12,11 @@
  * `res.locals` (not from an Express app) falls back to a `WeakMap`.
  *
  * The gates themselves read and write `res.locals.tollgate` directly once the accessor is in
- * place: for the same reason (every request has a new prototype), each property access on
- * `req` misses V8's inline caches and takes a full lookup, and going through the accessor cost
- * four of them per gate (`req.tollgate`, then `req.res` inside it, for the read and again
- * for the write).
+ * place: for the same reason, each request ends up with a hidden class of its own (two
+ * responses in flight at once compared: never the same map once Express has added
+ * `res.locals` after the swap), so each property access on `req` misses V8's inline caches
+ * and takes a full lookup, and going through the accessor cost four of them per gate
+ * (`req.tollgate`, then `req.res` inside it, for the read and again for the write).
  */
 import { IncomingMessage } from 'node:http';
 import type { Decision, GateState } from '@tollgate/core';
