@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConfigurationError } from '../errors.js';
 import type { EntitlementProvider } from '../types.js';
 import { EVENT_NAMES, isEventName } from './events.js';
+import { systemClock } from './system-clock.js';
 import type { Clock, Logger, MeterMode, TollgateHooks, TollgateOptions } from './types.js';
 
 /** Every option resolved: what the engine runs on. */
@@ -94,7 +95,6 @@ const schema = z.strictObject({
 });
 
 const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const systemClock: Clock = { now: () => Date.now() };
 
 /**
  * Validates options and fills in the defaults; throws `ConfigurationError` naming the bad option.
@@ -151,7 +151,7 @@ export function resolveConfig(options: TollgateOptions): Config {
       maxBatchSize: o.meter?.maxBatchSize ?? 100,
       maxPendingKeys: o.meter?.maxPendingKeys ?? 10_000,
     },
-    clock: o.clock ?? systemClock,
+    clock: o.clock ?? systemClock(),
     logger: o.logger ?? silentLogger,
     hooks: (o.hooks ?? {}) as TollgateHooks,
   };
