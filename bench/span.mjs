@@ -1,12 +1,13 @@
-// Where a gate's cost goes inside a busy Express app, to about a microsecond:
+// Where a gate's cost goes inside a busy Express (or Koa) app, to about a microsecond:
 // `node bench/span.mjs bare floor meter@/tmp/base meter@/tmp/candidate`.
 //
-// Every variant is its own Express app in this one process; the load generator (a separate
-// process, bench/span-load.mjs) sends each connection's requests to the variants in turn, so
-// all of them run under the same load, caches and machine drift, request by request. For each
-// request the server times the synchronous part of its handling: from Node's `request` event
-// until the app returns, which for these routes covers the gate, the handler and writing the
-// response. Reported: the median per variant per round, and its difference from `bare`.
+// Every variant is its own app in this one process; the load generator (a separate process,
+// bench/span-load.mjs) sends each connection's requests to the variants in turn, so all of
+// them run under the same load, caches and machine drift, request by request. For each
+// request the server times its handling: from Node's `request` event until the app returns
+// (Express) or until the promise its handler returns settles (Koa, which writes the response
+// in a continuation of it), which for these routes covers the gate, the handler and writing
+// the response. Reported: the median per variant per round, and its difference from `bare`.
 //
 // Why not throughput: on a shared 2-core VM two runs of the same code differ by ±10 µs per
 // request, and a gate's parts cost a few. Why not time the gate alone: a gate that touches the
@@ -28,22 +29,26 @@
 // investigating.
 //
 // Variants: `bare`, `noop` (a middleware that only calls next()), `floor` (bench/floor.mjs's
-// hand-written counter), `meter` (meter('sms', 1), batched), `require` (requireFeature('reports')),
-// each optionally `@<checkout>`: a checkout of this repo whose packages are built (`cp -a` of
-// this tree, changed and rebuilt), to compare a candidate change with a copy of the current
-// code in one run. Env: SPAN_SECONDS (per round, default 5),
-// SPAN_ROUNDS (default 3).
+// hand-written counter; Express only), `meter` (meter('sms', 1), batched), `require`
+// (requireFeature('reports')), each optionally `@<checkout>`: a checkout of this repo whose
+// packages are built (`cp -a` of this tree, changed and rebuilt), to compare a candidate change
+// with a copy of the current code in one run. Env: SPAN_FRAMEWORK (`express`, the default, or
+// `koa`), SPAN_SECONDS (per round, default 5), SPAN_ROUNDS (default 3).
 import { execFileSync, fork, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
+import Koa from 'koa';
 import { CREDENTIALS, METER_SUBJECTS, subjectName } from './common.mjs';
 import { floorMiddleware } from './floor.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.env.SPAN_SECONDS ?? 5);
 const rounds = Number(process.env.SPAN_ROUNDS ?? 3);
+const koa = process.env.SPAN_FRAMEWORK === 'koa';
+if (!koa && (process.env.SPAN_FRAMEWORK ?? 'express') !== 'express')
+  throw new Error('SPAN_FRAMEWORK is express (the default) or koa');
 const asked = process.argv.slice(2);
 if (asked.length === 0)
   throw new Error('usage: node bench/span.mjs bare meter [require@/path/to/checkout] ...');
@@ -100,11 +105,12 @@ const engines = [];
 async function gateFor(name) {
   const [kind, checkout = path.join(here, '..')] = name.split('@');
   if (kind === 'bare') return undefined;
-  if (kind === 'noop') return (_req, _res, next) => next();
-  if (kind === 'floor') return floorMiddleware();
+  if (kind === 'noop') return koa ? (_ctx, next) => next() : (_req, _res, next) => next();
+  if (kind === 'floor' && !koa) return floorMiddleware();
   if (kind !== 'meter' && kind !== 'require') throw new Error(`unknown variant ${name}`);
   const core = await import(path.join(checkout, 'packages/core/dist/esm/index.js'));
-  const { createGates } = await import(path.join(checkout, 'packages/express/dist/esm/index.js'));
+  const adapter = koa ? 'packages/koa/dist/esm/index.js' : 'packages/express/dist/esm/index.js';
+  const { createGates } = await import(path.join(checkout, adapter));
   const tollgate = core.createTollgate({
     provider: core.licensarioProvider({
       baseUrl: serviceUrl,
@@ -119,25 +125,39 @@ async function gateFor(name) {
   }
   const gates = createGates({
     tollgate,
-    subject: (req) => {
-      const user = req.get('x-user');
+    // As bench/app.mjs: `req.get` on Express, `ctx.get` on Koa.
+    subject: (source) => {
+      const user = source.get('x-user');
       return user ? { externalUserId: user } : undefined;
     },
   });
   return kind === 'meter' ? gates.meter('sms', 1) : gates.requireFeature('reports');
 }
 
-const apps = [];
-const index = new Map();
-for (const [i, name] of mounts.entries()) {
+function expressApp(gate, route) {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  const gate = await gateFor(name);
-  const route = `/v${i}`;
   if (gate) app.get(route, gate, (_req, res) => res.send('hello'));
   else app.get(route, (_req, res) => res.send('hello'));
-  apps.push(app);
+  return app;
+}
+
+function koaApp(gate) {
+  const app = new Koa();
+  if (gate) app.use(gate);
+  app.use((ctx) => {
+    ctx.body = 'hello';
+  });
+  return app.callback();
+}
+
+const apps = [];
+const index = new Map();
+for (const [i, name] of mounts.entries()) {
+  const gate = await gateFor(name);
+  const route = `/v${i}`;
+  apps.push(koa ? koaApp(gate) : expressApp(gate, route));
   index.set(route, i);
 }
 
@@ -145,8 +165,11 @@ const spans = mounts.map(() => []);
 const server = http.createServer((req, res) => {
   const i = index.get(req.url);
   const start = performance.now();
-  apps[i](req, res);
-  spans[i].push(performance.now() - start);
+  const handled = apps[i](req, res);
+  // Koa answers in a continuation of the promise its handler returns (run as a microtask,
+  // before the next request): its span ends when that promise settles.
+  if (koa) handled.then(() => spans[i].push(performance.now() - start));
+  else spans[i].push(performance.now() - start);
 });
 server.keepAliveTimeout = 60_000;
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
