@@ -4,10 +4,9 @@ import http from 'node:http';
 import { createTollgate, licensarioProvider } from '@tollgate/core';
 import { createGates as expressGates } from '@tollgate/express';
 import { createGates as koaGates } from '@tollgate/koa';
-import express from 'express';
-import Koa from 'koa';
 import { CREDENTIALS, METER_SUBJECTS, pool, SUBJECTS, subjectName } from './common.mjs';
 import { floorMiddleware } from './floor.mjs';
+import { expressApp, koaApp } from './hello-apps.mjs';
 
 const [variant, serviceUrl] = process.argv.slice(2);
 
@@ -42,24 +41,6 @@ async function warm(tollgate, name) {
     const ids = Array.from({ length: METER_SUBJECTS }, (_, i) => subjectName(i));
     await pool(ids, 64, (id) => tollgate.check({ externalUserId: id }, 'sms'));
   }
-}
-
-function expressApp(gate) {
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-  if (gate) app.get('/hello', gate, (_req, res) => res.send('hello'));
-  else app.get('/hello', (_req, res) => res.send('hello'));
-  return app;
-}
-
-function koaApp(gate) {
-  const app = new Koa();
-  if (gate) app.use(gate);
-  app.use((ctx) => {
-    ctx.body = 'hello';
-  });
-  return app.callback();
 }
 
 /**

@@ -38,10 +38,9 @@ import { execFileSync, fork, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express from 'express';
-import Koa from 'koa';
 import { CREDENTIALS, METER_SUBJECTS, subjectName } from './common.mjs';
 import { floorMiddleware } from './floor.mjs';
+import { expressApp, koaApp } from './hello-apps.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.env.SPAN_SECONDS ?? 5);
@@ -132,24 +131,6 @@ async function gateFor(name) {
     },
   });
   return kind === 'meter' ? gates.meter('sms', 1) : gates.requireFeature('reports');
-}
-
-function expressApp(gate, route) {
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-  if (gate) app.get(route, gate, (_req, res) => res.send('hello'));
-  else app.get(route, (_req, res) => res.send('hello'));
-  return app;
-}
-
-function koaApp(gate) {
-  const app = new Koa();
-  if (gate) app.use(gate);
-  app.use((ctx) => {
-    ctx.body = 'hello';
-  });
-  return app.callback();
 }
 
 const apps = [];
