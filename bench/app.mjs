@@ -5,7 +5,7 @@ import { createTollgate, licensarioProvider } from '@tollgate/core';
 import { createGates as expressGates } from '@tollgate/express';
 import { createGates as koaGates } from '@tollgate/koa';
 import { CREDENTIALS, METER_SUBJECTS, pool, SUBJECTS, subjectName } from './common.mjs';
-import { floorMiddleware } from './floor.mjs';
+import { cachedCheckFloor, floorMiddleware } from './floor.mjs';
 import { expressApp, koaApp } from './hello-apps.mjs';
 
 const [variant, serviceUrl] = process.argv.slice(2);
@@ -81,6 +81,11 @@ const timedKoa = (gate) =>
           return next();
         });
       };
+const checkFloor = (framework) =>
+  cachedCheckFloor(
+    Array.from({ length: SUBJECTS }, (_, i) => subjectName(i)),
+    framework,
+  );
 const medianOf = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 let handler;
@@ -88,6 +93,8 @@ let tollgate;
 if (variant === 'express-bare') handler = expressApp();
 else if (variant === 'express-floor') handler = expressApp(timedExpress(floorMiddleware()));
 else if (variant === 'express-noop') handler = expressApp(timedExpress((_req, _res, next) => next()));
+else if (variant === 'express-check-floor') handler = expressApp(timedExpress(checkFloor('express')));
+else if (variant === 'koa-check-floor') handler = koaApp(timedKoa(checkFloor('koa')));
 else if (variant === 'koa-noop') handler = koaApp(timedKoa((_ctx, next) => next()));
 else if (variant === 'koa-bare') handler = koaApp();
 else {

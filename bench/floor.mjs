@@ -1,4 +1,6 @@
-// The hand-written reference middleware of the metered rows (bench/app.mjs, bench/span.mjs).
+// The hand-written reference middleware of the benchmark (bench/app.mjs, bench/span.mjs): as
+// little as any middleware doing a gate's job can do, so the gap to a gate is the gate's own.
+
 /**
  * The reference for the metered rows: a per-subject counter in a Map, the same two headers
  * (with the same lowercase names as the gates), and a `close` listener that books the unit:
@@ -14,6 +16,47 @@ export function floorMiddleware() {
     res.on('close', () => {
       if (res.statusCode < 400) used.set(user, (used.get(user) ?? 0) + 1);
     });
+    next();
+  };
+}
+
+/**
+ * The reference for the cache-hit rows: what any cached entitlement check does at least. The
+ * subjects' answers are in a Map (filled up front); per request it reads the caller, looks its
+ * answer up, reads the clock for the answer's freshness and age, and attaches a small decision
+ * where the gate attaches its own. No expiry, no events, no fallbacks.
+ *
+ * @param {string[]} subjects the ids to hold an answer for
+ * @param {'express' | 'koa'} framework
+ */
+export function cachedCheckFloor(subjects, framework) {
+  const fetchedAt = Date.now();
+  const answers = new Map(
+    subjects.map((id) => [id, { allowed: true, planId: 'bench', fetchedAt, staleAt: fetchedAt + 3_600_000 }]),
+  );
+  const decide = (user) => {
+    const answer = user === undefined ? undefined : answers.get(user);
+    const now = Date.now();
+    if (answer === undefined || now >= answer.staleAt) return undefined;
+    return {
+      allowed: answer.allowed,
+      featureId: 'reports',
+      planId: answer.planId,
+      ageMs: now - answer.fetchedAt,
+    };
+  };
+  if (framework === 'koa') {
+    return (ctx, next) => {
+      const decision = decide(ctx.get('x-user'));
+      if (decision === undefined) ctx.throw(500, 'bench: no cached answer');
+      ctx.state.tollgate = decision;
+      return next();
+    };
+  }
+  return (req, res, next) => {
+    const decision = decide(req.get('x-user'));
+    if (decision === undefined) return next(new Error('bench: no cached answer'));
+    res.locals.tollgate = decision;
     next();
   };
 }

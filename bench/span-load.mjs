@@ -1,10 +1,12 @@
 // The load of bench/span.mjs, in its own process: `node bench/span-load.mjs <port> <seconds>
-// <route,route,...>`. Each request goes to the next route in turn, as one of METER_SUBJECTS
-// subjects (the `x-user` header); reports the request count over IPC.
+// <route,route,...> [subjects]`. Each request goes to the next route in turn, as one of
+// `subjects` (default METER_SUBJECTS) subjects (the `x-user` header); reports the request
+// count over IPC.
 import autocannon from 'autocannon';
 import { METER_SUBJECTS, subjectName } from './common.mjs';
 
-const [port, seconds, list] = process.argv.slice(2);
+const [port, seconds, list, count] = process.argv.slice(2);
+const subjects = Number(count ?? METER_SUBJECTS);
 const routes = list.split(',');
 let sent = 0;
 const result = await autocannon({
@@ -21,7 +23,7 @@ const result = await autocannon({
           path: routes[i % routes.length],
           headers: {
             ...request.headers,
-            'x-user': subjectName(Math.floor(i / routes.length) % METER_SUBJECTS),
+            'x-user': subjectName(Math.floor(i / routes.length) % subjects),
           },
         };
       },
