@@ -434,8 +434,8 @@ for a middleware on this machine, which no gate can undercut. Against it, the ca
 
 A cached check's own floor: a hand-written middleware that looks the caller's answer up in a Map of
 the same ${SUBJECTS.toLocaleString('en')} subjects, reads the clock and attaches a small decision (bench/floor.mjs)
-reaches **${byId['express-check-floor'].ratio.toFixed(3)}** of bare Express (${byId['express-check-floor'].addedCpu.toFixed(1)} µs) and
-**${byId['koa-check-floor'].ratio.toFixed(3)}** of bare Koa (${byId['koa-check-floor'].addedCpu.toFixed(1)} µs): with that many subjects
+reaches **${byId['express-check-floor'].ratio.toFixed(3)}** of bare Express (${byId['express-check-floor'].addedCpu.toFixed(1)} µs of app CPU per request more) and
+**${byId['koa-check-floor'].ratio.toFixed(3)}** of bare Koa (${byId['koa-check-floor'].addedCpu.toFixed(1)} µs more): with that many subjects
 cycling, each lookup meets memory the framework's own work has evicted from the CPU's caches.
 Against it, the cache-hit \`requireFeature\` reaches **${expressOverCheckFloor.ratio.toFixed(3)}** on Express
 (${expressOverCheckFloor.cpu.toFixed(1)} µs of its own) and **${koaOverCheckFloor.ratio.toFixed(3)}** on Koa (${koaOverCheckFloor.cpu.toFixed(1)} µs).
