@@ -81,11 +81,6 @@ const timedKoa = (gate) =>
           return next();
         });
       };
-const checkFloor = (framework) =>
-  cachedCheckFloor(
-    Array.from({ length: SUBJECTS }, (_, i) => subjectName(i)),
-    framework,
-  );
 const medianOf = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 let handler;
@@ -93,8 +88,9 @@ let tollgate;
 if (variant === 'express-bare') handler = expressApp();
 else if (variant === 'express-floor') handler = expressApp(timedExpress(floorMiddleware()));
 else if (variant === 'express-noop') handler = expressApp(timedExpress((_req, _res, next) => next()));
-else if (variant === 'express-check-floor') handler = expressApp(timedExpress(checkFloor('express')));
-else if (variant === 'koa-check-floor') handler = koaApp(timedKoa(checkFloor('koa')));
+else if (variant === 'express-check-floor')
+  handler = expressApp(timedExpress(cachedCheckFloor(SUBJECTS, 'express')));
+else if (variant === 'koa-check-floor') handler = koaApp(timedKoa(cachedCheckFloor(SUBJECTS, 'koa')));
 else if (variant === 'koa-noop') handler = koaApp(timedKoa((_ctx, next) => next()));
 else if (variant === 'koa-bare') handler = koaApp();
 else {

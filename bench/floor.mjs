@@ -1,5 +1,6 @@
 // The hand-written reference middleware of the benchmark (bench/app.mjs, bench/span.mjs): as
 // little as any middleware doing a gate's job can do, so the gap to a gate is the gate's own.
+import { subjectName } from './common.mjs';
 
 /**
  * The reference for the metered rows: a per-subject counter in a Map, the same two headers
@@ -26,16 +27,19 @@ export function floorMiddleware() {
  * answer up, reads the clock for the answer's freshness and age, and attaches a small decision
  * where the gate attaches its own. No expiry, no events, no fallbacks.
  *
- * @param {string[]} subjects the ids to hold an answer for
+ * @param {number} subjects how many of the benchmark's subjects (`subjectName(i)`) hold an answer
  * @param {'express' | 'koa'} framework
  */
 export function cachedCheckFloor(subjects, framework) {
   const fetchedAt = Date.now();
   const answers = new Map(
-    subjects.map((id) => [id, { allowed: true, planId: 'bench', fetchedAt, staleAt: fetchedAt + 3_600_000 }]),
+    Array.from({ length: subjects }, (_, i) => [
+      subjectName(i),
+      { allowed: true, planId: 'bench', fetchedAt, staleAt: fetchedAt + 3_600_000 },
+    ]),
   );
   const decide = (user) => {
-    const answer = user === undefined ? undefined : answers.get(user);
+    const answer = answers.get(user);
     const now = Date.now();
     if (answer === undefined || now >= answer.staleAt) return undefined;
     return {

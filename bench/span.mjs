@@ -111,10 +111,7 @@ async function gateFor(name) {
   if (kind === 'bare') return undefined;
   if (kind === 'noop') return koa ? (_ctx, next) => next() : (_req, _res, next) => next();
   if (kind === 'floor' && !koa) return floorMiddleware();
-  if (kind === 'check-floor') {
-    const ids = Array.from({ length: subjects }, (_, i) => subjectName(i));
-    return cachedCheckFloor(ids, koa ? 'koa' : 'express');
-  }
+  if (kind === 'check-floor') return cachedCheckFloor(subjects, koa ? 'koa' : 'express');
   if (kind !== 'meter' && kind !== 'require') throw new Error(`unknown variant ${name}`);
   const core = await import(path.join(checkout, 'packages/core/dist/esm/index.js'));
   const adapter = koa ? 'packages/koa/dist/esm/index.js' : 'packages/express/dist/esm/index.js';
