@@ -368,10 +368,12 @@ const alloc = hotPath('bytes', ['--expose-gc', '--max-semi-space-size=256']);
 const nanos = hotPath('time', []);
 
 const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1);
+// Each ratio target with the hand-written reference doing the same job (bench/floor.mjs),
+// measured in the same run: a target the reference misses too is beyond this machine, not the gate.
 const targets = [
-  ['cache-hit `requireFeature` (Express) ≥ 0.95 of bare', byId['express-require'].ratio, 0.95],
-  ['cache-hit `requireFeature` (Koa) ≥ 0.95 of bare', byId['koa-require'].ratio, 0.95],
-  ['batched `meter` ≥ 0.90 of bare', byId['express-meter-batched'].ratio, 0.9],
+  ['cache-hit `requireFeature` (Express) ≥ 0.95 of bare', 'express-require', 0.95, 'express-check-floor'],
+  ['cache-hit `requireFeature` (Koa) ≥ 0.95 of bare', 'koa-require', 0.95, 'koa-check-floor'],
+  ['batched `meter` ≥ 0.90 of bare', 'express-meter-batched', 0.9, 'express-floor'],
 ];
 // One variant against another (e.g. the meter against the floor), round by round, each
 // through the baseline run next to it, then the median.
@@ -505,13 +507,19 @@ for (const id of TIMED) {
 md += `
 ## Targets
 
-| Target | Measured | Met |
-|---|---:|:---:|
+"hand-written reference" is the ratio of the reference middleware doing the same job in the
+same run (the cached check for the cache-hit rows, the counter for the meter): where it misses a
+target too, the target asks for less than a minimal hand-written middleware costs on this machine.
+
+| Target | Measured | Met | hand-written reference |
+|---|---:|:---:|---:|
 `;
-for (const [name, value, min] of targets)
-  md += `| ${name} | ${value.toFixed(3)} | ${value >= min ? 'yes' : '**no**'} |\n`;
-md += `| cold-key concurrency → one backend request per key | ${extra.coalescing.requests} requests for ${extra.coalescing.keys} keys | ${extra.coalescing.requests === extra.coalescing.keys ? 'yes' : '**no**'} |\n`;
-md += `| 100,000 cached decisions < 50 MB | ${mb(extra.heap.bytes)} MB | ${extra.heap.bytes < 50 * 1024 * 1024 ? 'yes' : '**no**'} |\n`;
+for (const [name, id, min, reference] of targets) {
+  const value = byId[id].ratio;
+  md += `| ${name} | ${value.toFixed(3)} | ${value >= min ? 'yes' : '**no**'} | ${byId[reference].ratio.toFixed(3)} |\n`;
+}
+md += `| cold-key concurrency → one backend request per key | ${extra.coalescing.requests} requests for ${extra.coalescing.keys} keys | ${extra.coalescing.requests === extra.coalescing.keys ? 'yes' : '**no**'} | |\n`;
+md += `| 100,000 cached decisions < 50 MB | ${mb(extra.heap.bytes)} MB | ${extra.heap.bytes < 50 * 1024 * 1024 ? 'yes' : '**no**'} | |\n`;
 
 mkdirSync(here('../docs'), { recursive: true });
 writeFileSync(here('../docs/benchmarks.md'), md);
