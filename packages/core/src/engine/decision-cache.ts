@@ -35,8 +35,17 @@ import type { Clock } from './types.js';
  * in place, as whole units with numbers on the hot path (see split-units.ts).
  */
 export class CacheEntry implements SplitUnits {
-  verdict: Verdict;
-  fetchedAt: number;
+  readonly verdict: Verdict;
+  // The verdict's fields a hit copies into its decision, and when it was fetched, held by the
+  // entry itself: a hit then reads one object where it read three (the entry, the verdict and
+  // a boxed epoch time), and inside an app each object a hit touches is a likely cache miss.
+  readonly allowed: boolean;
+  readonly reason: Verdict['reason'];
+  readonly planId: string | undefined;
+  readonly licenseId: string | undefined;
+  readonly expiresAt: Date | null | undefined;
+  /** When it was fetched, in ms since {@link FETCH_ORIGIN}: a small integer, kept in the object. */
+  readonly fetchedSince: number;
   /** The view (below) in whole units while it is whole; NaN otherwise, and for a feature that is not metered. */
   whole: number;
   /** The view in nano-units when `whole` is NaN; undefined for a feature that is not metered. */
@@ -66,7 +75,12 @@ export class CacheEntry implements SplitUnits {
    */
   constructor(verdict: Verdict, fetchedAt: number, view: bigint | undefined) {
     this.verdict = verdict;
-    this.fetchedAt = fetchedAt;
+    this.allowed = verdict.allowed;
+    this.reason = verdict.reason;
+    this.planId = verdict.planId;
+    this.licenseId = verdict.licenseId;
+    this.expiresAt = verdict.expiresAt;
+    this.fetchedSince = fetchedAt - FETCH_ORIGIN;
     this.whole = Number.NaN;
     this.nano = undefined;
     writeUnits(this, view);
@@ -77,6 +91,16 @@ export class CacheEntry implements SplitUnits {
     this.subjectKey = '';
     this.name = '';
     this.next = undefined;
+  }
+
+  /** When the answer was fetched (epoch ms). */
+  get fetchedAt(): number {
+    return FETCH_ORIGIN + this.fetchedSince;
+  }
+
+  /** Its age at `now` (epoch ms), in ms. */
+  ageAt(now: number): number {
+    return now - FETCH_ORIGIN - this.fetchedSince;
   }
 
   /** Whether the feature is metered (has a view), without making the view's bigint. */
@@ -93,6 +117,12 @@ export class CacheEntry implements SplitUnits {
     writeUnits(this, units);
   }
 }
+
+/**
+ * What entries count their fetch time from: an epoch time is past the small integers V8 keeps
+ * in an object (it would be a separate boxed number), a difference from this is one.
+ */
+const FETCH_ORIGIN = Date.now();
 
 /** Where a charge of one (subject, feature, plan) is booked: its target and map keys. */
 export interface ChargeKeys {

@@ -149,7 +149,7 @@ export class Decisions {
     const entry = this.cache.any(subjectKey, featureId, planId);
     const now = this.config.clock.now();
     if (entry) {
-      const ageMs = now - entry.fetchedAt;
+      const ageMs = entry.ageAt(now);
       const expired = entry.verdict.validUntil !== undefined && entry.verdict.validUntil <= now;
       if (ageMs <= this.config.cache.staleTtlMs && !expired) {
         this.emitter.emit('cache:stale', { key, ageMs });
@@ -207,12 +207,13 @@ export function entryDecision(
   featureId: string,
   now: number,
 ): Decision {
+  const view = entry.nano;
+  // A view is kept for metered answers only (licensed or exhausted), and `nano` is 0n under a
+  // whole one: a feature that is not metered is told without reading `whole` (a boxed number).
+  if (view === undefined) return withVerdict(entry, source, featureId, now, entry.allowed, undefined);
   const whole = entry.whole;
   // A whole view (see split-units.ts) is read with no bigint.
   if (!Number.isNaN(whole)) return withVerdict(entry, source, featureId, now, whole > 0, Math.max(whole, 0));
-  const view = entry.nano;
-  // A view is kept for metered answers only (licensed or exhausted).
-  if (view === undefined) return withVerdict(entry, source, featureId, now, entry.verdict.allowed, undefined);
   const allowed = view > 0n;
   return withVerdict(entry, source, featureId, now, allowed, allowed ? fromUnits(view) : 0);
 }
@@ -267,10 +268,9 @@ function withVerdict(
   allowed: boolean,
   remaining: number | undefined,
 ): Decision {
-  const { verdict, fetchedAt } = entry;
-  const ageMs = source === 'backend' ? 0 : now - fetchedAt;
-  const { planId: grantedPlan, licenseId, expiresAt } = verdict;
-  const reason = remaining === undefined ? verdict.reason : allowed ? 'licensed' : 'exhausted';
+  const ageMs = source === 'backend' ? 0 : entry.ageAt(now);
+  const { planId: grantedPlan, licenseId, expiresAt } = entry;
+  const reason = remaining === undefined ? entry.reason : allowed ? 'licensed' : 'exhausted';
   if (grantedPlan !== undefined && licenseId !== undefined && expiresAt !== undefined) {
     // The usual answer, a licence that grants the feature: one literal with every field, in
     // the order of the general case below, instead of an object that grows field by field
