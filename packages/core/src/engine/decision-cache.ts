@@ -44,7 +44,10 @@ export class CacheEntry implements SplitUnits {
   readonly planId: string | undefined;
   readonly licenseId: string | undefined;
   readonly expiresAt: Date | null | undefined;
-  /** When it was fetched, in ms since {@link FETCH_ORIGIN}: a small integer, kept in the object. */
+  /**
+   * When it was fetched, in ms since {@link FETCH_ORIGIN}: with the system clock a small integer,
+   * kept in the object (any other clock's times only cost the box back).
+   */
   readonly fetchedSince: number;
   /** The view (below) in whole units while it is whole; NaN otherwise, and for a feature that is not metered. */
   whole: number;
