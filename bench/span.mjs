@@ -32,9 +32,10 @@
 // hand-written counter; Express only), `check-floor` (its hand-written cached check), `meter`
 // (meter('sms', 1), batched), `require` (requireFeature('reports')), each optionally
 // `@<checkout>`: a checkout of this repo whose packages are built (`cp -a` of this tree,
-// changed and rebuilt), to compare a candidate change with a copy of the current code in one run. Env: SPAN_FRAMEWORK (`express`, the default, or
-// `koa`), SPAN_SECONDS (per round, default 5), SPAN_ROUNDS (default 3), SPAN_SUBJECTS (the
-// subjects the requests cycle through, default 100). `pnpm bench` cycles 10,000 for its cache
+// changed and rebuilt), to compare a candidate change with a copy of the current code in one
+// run. Env: SPAN_FRAMEWORK (`express`, the default, or `koa`), SPAN_SECONDS (per round,
+// default 5), SPAN_ROUNDS (default 3), SPAN_SUBJECTS (the subjects the requests cycle through,
+// default 100). `pnpm bench` cycles 10,000 for its cache
 // hits: then each lookup meets memory the framework's work has evicted, and a cached check
 // costs several µs more than with 100 (Koa, app CPU: ~+5 µs over bare against ~+2 in this
 // tool's span with 100), so measure cache-hit changes with SPAN_SUBJECTS=10000 too.

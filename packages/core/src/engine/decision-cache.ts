@@ -51,7 +51,10 @@ export class CacheEntry implements SplitUnits {
   readonly fetchedSince: number;
   /** The view (below) in whole units while it is whole; NaN otherwise, and for a feature that is not metered. */
   whole: number;
-  /** The view in nano-units when `whole` is NaN; undefined for a feature that is not metered. */
+  /**
+   * The view in nano-units when `whole` is NaN, 0n under a whole view, and undefined only for a
+   * feature that is not metered: that is told without reading `whole` (a boxed number).
+   */
   nano: bigint | undefined;
   /** Target, ledger and meter keys of this (subject, feature, plan), built on its first charge and reused. */
   keys: ChargeKeys | undefined;
@@ -96,11 +99,6 @@ export class CacheEntry implements SplitUnits {
     this.next = undefined;
   }
 
-  /** When the answer was fetched (epoch ms). */
-  get fetchedAt(): number {
-    return FETCH_ORIGIN + this.fetchedSince;
-  }
-
   /** Its age at `now` (epoch ms), in ms. */
   ageAt(now: number): number {
     return now - FETCH_ORIGIN - this.fetchedSince;
@@ -108,7 +106,7 @@ export class CacheEntry implements SplitUnits {
 
   /** Whether the feature is metered (has a view), without making the view's bigint. */
   get metered(): boolean {
-    return !Number.isNaN(this.whole) || this.nano !== undefined;
+    return this.nano !== undefined;
   }
 
   /** Metered features: the local view of remaining units (service's answer − our outstanding usage). */

@@ -208,8 +208,7 @@ export function entryDecision(
   now: number,
 ): Decision {
   const view = entry.nano;
-  // A view is kept for metered answers only (licensed or exhausted), and `nano` is 0n under a
-  // whole one: a feature that is not metered is told without reading `whole` (a boxed number).
+  // A view is kept for metered answers only (licensed or exhausted; see CacheEntry.nano).
   if (view === undefined) return withVerdict(entry, source, featureId, now, entry.allowed, undefined);
   const whole = entry.whole;
   // A whole view (see split-units.ts) is read with no bigint.
