@@ -35,10 +35,10 @@ import type { Clock } from './types.js';
  * in place, as whole units with numbers on the hot path (see split-units.ts).
  */
 export class CacheEntry implements SplitUnits {
-  readonly verdict: Verdict;
   // The verdict's fields a hit copies into its decision, and when it was fetched, held by the
   // entry itself: a hit then reads one object where it read three (the entry, the verdict and
   // a boxed epoch time), and inside an app each object a hit touches is a likely cache miss.
+  // The verdict itself is not kept.
   readonly allowed: boolean;
   readonly reason: Verdict['reason'];
   readonly planId: string | undefined;
@@ -49,6 +49,8 @@ export class CacheEntry implements SplitUnits {
    * kept in the object (any other clock's times only cost the box back).
    */
   readonly fetchedSince: number;
+  /** The verdict's `validUntil`: the earliest expiry (epoch ms) among the licences it rests on. */
+  readonly validUntil: number | undefined;
   /** The view (below) in whole units while it is whole; NaN otherwise, and for a feature that is not metered. */
   whole: number;
   /**
@@ -80,13 +82,13 @@ export class CacheEntry implements SplitUnits {
    * cache.set('e:u1', cache.generation('e:u1'), 'reports', undefined, new CacheEntry(verdict, now, undefined), 30_000);
    */
   constructor(verdict: Verdict, fetchedAt: number, view: bigint | undefined) {
-    this.verdict = verdict;
     this.allowed = verdict.allowed;
     this.reason = verdict.reason;
     this.planId = verdict.planId;
     this.licenseId = verdict.licenseId;
     this.expiresAt = verdict.expiresAt;
     this.fetchedSince = fetchedAt - FETCH_ORIGIN;
+    this.validUntil = verdict.validUntil;
     this.whole = Number.NaN;
     this.nano = undefined;
     writeUnits(this, view);
@@ -279,7 +281,7 @@ export class DecisionCache {
   ): void {
     if (generation !== this.generation(subjectKey)) return;
     const now = this.#time.now();
-    const validUntil = entry.verdict.validUntil ?? Number.POSITIVE_INFINITY;
+    const validUntil = entry.validUntil ?? Number.POSITIVE_INFINITY;
     entry.staleAt = Math.min(now + ttlMs, validUntil) - this.#epoch;
     entry.subjectKey = subjectKey;
     entry.name = nameOf(featureId, planId);

@@ -150,7 +150,7 @@ export class Decisions {
     const now = this.config.clock.now();
     if (entry) {
       const ageMs = entry.ageAt(now);
-      const expired = entry.verdict.validUntil !== undefined && entry.verdict.validUntil <= now;
+      const expired = entry.validUntil !== undefined && entry.validUntil <= now;
       if (ageMs <= this.config.cache.staleTtlMs && !expired) {
         this.emitter.emit('cache:stale', { key, ageMs });
         return { entry, source: 'stale' };
