@@ -94,6 +94,18 @@ describe('decision cache', () => {
     expect(provider.calls.getLicenses).toBe(2);
   });
 
+  it('keeps a TTL longer than 2^31 ms (about 25 days) whole', async () => {
+    const day = 86_400_000;
+    const { provider, tollgate: t } = setup({}, { cache: { ttlMs: 30 * day } });
+    await t.check(alice, 'reports');
+    // Moved without running the engine's timers: 29 days of flush ticks would take a while.
+    vi.setSystemTime(Date.now() + 29 * day);
+    expect(t.checkCached(alice, 'reports')).toMatchObject({ source: 'cache', ageMs: 29 * day });
+    vi.setSystemTime(Date.now() + day);
+    expect(t.checkCached(alice, 'reports')).toBeUndefined();
+    expect(provider.calls.getLicenses).toBe(1);
+  });
+
   it('keeps negative answers for the shorter negative TTL', async () => {
     const { provider, tollgate: t } = setup({}, { cache: { ttlMs: 30_000, negativeTtlMs: 2000 } });
     await t.check(bob, 'reports');
