@@ -98,6 +98,15 @@ const VARIANTS = only
     )
   : ALL_VARIANTS;
 
+/**
+ * A reference's app CPU per request over bare, in words. A reference can come out cheaper than
+ * bare: the difference is then within this machine's noise, and says so rather than "-2 µs more".
+ */
+const cpuMore = (us, short = false) => {
+  const what = short ? 'µs' : 'µs of app CPU per request';
+  return us >= 0 ? `${us.toFixed(1)} ${what} more` : `${(-us).toFixed(1)} ${what} less, within the noise`;
+};
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -429,23 +438,23 @@ app process's own CPU time per request (\`process.cpuUsage()\` across the run), 
 limited it: on a 2-core machine the load generator and the service compete for the other core.
 
 One more layer: a middleware that only calls \`next()\` reaches **${byId['express-noop'].ratio.toFixed(3)}** of
-bare Express (${byId['express-noop'].addedCpu.toFixed(1)} µs of app CPU per request more) and
-**${byId['koa-noop'].ratio.toFixed(3)}** of bare Koa (${byId['koa-noop'].addedCpu.toFixed(1)} µs): the framework's own price
+bare Express (${cpuMore(byId['express-noop'].addedCpu)}) and
+**${byId['koa-noop'].ratio.toFixed(3)}** of bare Koa (${cpuMore(byId['koa-noop'].addedCpu, true)}): the framework's own price
 for a middleware on this machine, which no gate can undercut. Against it, the cache-hit
 \`requireFeature\` reaches **${expressOverNoop.ratio.toFixed(3)}** on Express (${expressOverNoop.cpu.toFixed(1)} µs of its own) and
 **${koaOverNoop.ratio.toFixed(3)}** on Koa (${koaOverNoop.cpu.toFixed(1)} µs).
 
 A cached check's own floor: a hand-written middleware that looks the caller's answer up in a Map of
 the same ${SUBJECTS.toLocaleString('en')} subjects, reads the clock and attaches a small decision (bench/floor.mjs)
-reaches **${byId['express-check-floor'].ratio.toFixed(3)}** of bare Express (${byId['express-check-floor'].addedCpu.toFixed(1)} µs of app CPU per request more) and
-**${byId['koa-check-floor'].ratio.toFixed(3)}** of bare Koa (${byId['koa-check-floor'].addedCpu.toFixed(1)} µs more): with that many subjects
+reaches **${byId['express-check-floor'].ratio.toFixed(3)}** of bare Express (${cpuMore(byId['express-check-floor'].addedCpu)}) and
+**${byId['koa-check-floor'].ratio.toFixed(3)}** of bare Koa (${cpuMore(byId['koa-check-floor'].addedCpu, true)}): with that many subjects
 cycling, each lookup meets memory the framework's own work has evicted from the CPU's caches.
 Against it, the cache-hit \`requireFeature\` reaches **${expressOverCheckFloor.ratio.toFixed(3)}** on Express
 (${expressOverCheckFloor.cpu.toFixed(1)} µs of its own) and **${koaOverCheckFloor.ratio.toFixed(3)}** on Koa (${koaOverCheckFloor.cpu.toFixed(1)} µs).
 
 The floor: a hand-written middleware that only counts per subject in a Map, sets the same two
 headers and listens for \`close\` reaches **${byId['express-floor'].ratio.toFixed(3)}** of bare
-Express (${byId['express-floor'].addedCpu.toFixed(1)} µs of app CPU per request more). The batched
+Express (${cpuMore(byId['express-floor'].addedCpu)}). The batched
 \`meter\` reaches **${meterOverFloor.ratio.toFixed(3)}** of that floor's
 throughput; its own cost above the floor is **${meterOverFloor.cpu.toFixed(1)} µs** of app CPU per request
 (reservation, settlement on \`close\`, the attached state and the flushes to the service).
