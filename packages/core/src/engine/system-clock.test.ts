@@ -1,7 +1,24 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryProvider } from '../testing/memory-provider.js';
 import { createTollgate } from './create-tollgate.js';
-import { monotonicWallClock, systemClock } from './system-clock.js';
+import {
+  heldPerTurn,
+  MAX_HELD_READS,
+  monotonicWallClock,
+  releaseAfterTurn,
+  systemClock,
+} from './system-clock.js';
+
+/** Lets the current turn of the event loop end (its check phase runs). */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Spins for `ms` without yielding: a turn that runs long. */
+const spin = (ms: number) => {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // busy
+  }
+};
 
 afterEach(() => {
   vi.useRealTimers();
@@ -65,8 +82,47 @@ describe('the wall clock read through a monotonic one', () => {
   });
 });
 
+describe('a clock held for a turn', () => {
+  /** A source that moves by a ms per read, and a turn ended by hand. */
+  const driven = (maxReads?: number) => {
+    let time = 1_767_225_600_000;
+    const releases: Array<() => void> = [];
+    const clock = heldPerTurn(
+      () => time++,
+      (release) => releases.push(release),
+      maxReads,
+    );
+    const endTurn = () => {
+      for (const release of releases.splice(0)) release();
+    };
+    return { clock, endTurn, releases };
+  };
+
+  it('serves one reading until the turn ends, and reads again after', () => {
+    const { clock, endTurn, releases } = driven();
+    expect(clock.now()).toBe(1_767_225_600_000);
+    expect(clock.now()).toBe(1_767_225_600_000);
+    expect(releases).toHaveLength(1);
+    endTurn();
+    expect(clock.now()).toBe(1_767_225_600_001);
+    expect(clock.now()).toBe(1_767_225_600_001);
+  });
+
+  it('reads again after maxReads reads in a turn that does not end, and schedules one release', () => {
+    const { clock, releases } = driven(3);
+    const reads = Array.from({ length: 7 }, () => clock.now());
+    expect(reads).toEqual([0, 0, 0, 1, 1, 1, 2].map((d) => 1_767_225_600_000 + d));
+    expect(releases).toHaveLength(1);
+  });
+
+  it('ends the hold with an unreferenced immediate, so a read in beforeExit lets the process exit', () => {
+    const immediate = releaseAfterTurn(() => {});
+    expect(immediate.hasRef()).toBe(false);
+  });
+});
+
 describe('systemClock', () => {
-  it('reads what Date.now() reads, to the ms, and never goes back', () => {
+  it("reads what Date.now() reads, to the ms, at a turn's first read, and never goes back", async () => {
     // How far the wall clock has moved against the monotonic one since the start: NTP (or a
     // VM's clock catching up) can slew it by several ms a second, which the clock follows only
     // at its next comparison (at most a second later).
@@ -74,7 +130,8 @@ describe('systemClock', () => {
     const startGap = gap();
     const clock = systemClock();
     let last = clock.now();
-    for (let i = 0; i < 20_000; i++) {
+    for (let i = 0; i < 2_000; i++) {
+      await nextTurn();
       const before = Date.now();
       const now = clock.now();
       const after = Date.now();
@@ -86,6 +143,24 @@ describe('systemClock', () => {
       expect(now).toBeGreaterThanOrEqual(last);
       last = now;
     }
+  });
+
+  it('holds its reading through a turn, and moves on with the next', async () => {
+    const clock = systemClock();
+    await nextTurn();
+    const first = clock.now();
+    spin(5);
+    expect(clock.now()).toBe(first);
+    await nextTurn();
+    expect(clock.now()).toBeGreaterThanOrEqual(first + 5);
+  });
+
+  it('moves in a turn that never ends, after MAX_HELD_READS reads', () => {
+    const clock = systemClock();
+    const first = clock.now();
+    spin(3);
+    const reads = Array.from({ length: MAX_HELD_READS + 1 }, () => clock.now());
+    expect(reads.at(-1)).toBeGreaterThanOrEqual(first + 3);
   });
 
   it('is Date.now() itself under fake timers, so setting the system time shows at once', () => {
