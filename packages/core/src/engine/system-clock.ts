@@ -29,6 +29,7 @@
  * `@sinonjs/fake-timers` do) every read is `Date.now()` itself, so a test that sets the system
  * time sees it at once.
  */
+import { setImmediate as nativeSetImmediate } from 'node:timers';
 import type { Clock } from './types.js';
 
 const nativeDateNow = Date.now;
@@ -107,8 +108,6 @@ export function heldPerTurn(
     },
   };
 }
-
-const nativeSetImmediate = setImmediate;
 
 /**
  * Calls `release` in the check phase of this turn of the loop, or the next. Unreferenced: a

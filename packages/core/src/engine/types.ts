@@ -111,6 +111,14 @@ export interface TollgateOptions {
     /** Bound on distinct pending (subject, feature) keys. @default 10000 */
     maxPendingKeys?: number;
   };
+  /**
+   * Where times (epoch ms) come from: TTLs, ages, licence ends, the circuit breaker. The default
+   * reads `Date.now()` once per turn of the event loop (requests answered in one turn share
+   * it, as libuv's timers do) and follows fake timers at once.
+   *
+   * @example
+   * createTollgate({ provider, clock: { now: () => Date.now() } }); // a read per call instead
+   */
   clock?: Clock;
   logger?: Logger;
   /** Listeners registered at creation, same as calling `on(event, fn)` for each. */
