@@ -83,28 +83,6 @@ const timedKoa = (gate) =>
       };
 const medianOf = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-/**
- * What every gated app does before its first cache hit, without Tollgate: 10,000 HTTP requests
- * of its own to the service (Node's built-in `fetch`), 64 at a time, as the gate's warm-up makes.
- * An app that talks to another process over TCP has its sockets, streams and emitters in the
- * same V8 feedback as the sockets it serves on: node core's hot functions see more object
- * shapes and turn polymorphic or megamorphic (`--log-ic` shows it), and every request it serves
- * pays for that, gate or no gate.
- */
-async function talkToService() {
-  const ids = Array.from({ length: SUBJECTS }, (_, i) => subjectName(i));
-  const headers = {
-    accept: 'application/json',
-    ISV_API_KEY: CREDENTIALS.key,
-    ISV_API_SECRET: CREDENTIALS.secret,
-  };
-  await pool(ids, 64, async () => {
-    const res = await fetch(`${serviceUrl}/api/v1/plans`, { headers });
-    if (!res.ok) throw new Error(`bench: the service answered ${res.status} to GET /api/v1/plans`);
-    await res.arrayBuffer();
-  });
-}
-
 let handler;
 let tollgate;
 if (variant === 'express-bare') handler = expressApp();
@@ -115,13 +93,7 @@ else if (variant === 'express-check-floor')
 else if (variant === 'koa-check-floor') handler = koaApp(timedKoa(cachedCheckFloor(SUBJECTS, 'koa')));
 else if (variant === 'koa-noop') handler = koaApp(timedKoa((_ctx, next) => next()));
 else if (variant === 'koa-bare') handler = koaApp();
-else if (variant === 'express-fetched') {
-  handler = expressApp();
-  await talkToService();
-} else if (variant === 'koa-fetched') {
-  handler = koaApp();
-  await talkToService();
-} else {
+else {
   tollgate = tollgateFor(variant);
   if (variant.startsWith('koa')) {
     const gates = koaGates({ tollgate, subject: (ctx) => subjectOf(ctx.get('x-user')) });

@@ -68,22 +68,7 @@ const ALL_VARIANTS = [
     base: 'express-bare',
     subjects: METER_SUBJECTS,
   },
-  {
-    // Not Tollgate: bare Express after 10,000 requests of its own to the service, as a gated app
-    // makes to fill its cache (bench/app.mjs, talkToService). What talking to another process
-    // costs every request the app serves, with no gate on the route.
-    id: 'express-fetched',
-    label: 'Express, bare, after 10,000 fetch() calls to the service (reference, no Tollgate)',
-    base: 'express-bare',
-    subjects: SUBJECTS,
-  },
   { id: 'koa-bare', label: 'Koa 3, bare', base: 'koa-bare', subjects: SUBJECTS },
-  {
-    id: 'koa-fetched',
-    label: 'Koa 3, bare, after 10,000 fetch() calls to the service (reference, no Tollgate)',
-    base: 'koa-bare',
-    subjects: SUBJECTS,
-  },
   { id: 'koa-require', label: 'Koa + requireFeature (cache hit)', base: 'koa-bare', subjects: SUBJECTS },
   {
     id: 'koa-check-floor',
@@ -418,8 +403,6 @@ const expressOverNoop = relative('express-require', 'express-noop');
 const koaOverNoop = relative('koa-require', 'koa-noop');
 const expressOverCheckFloor = relative('express-require', 'express-check-floor');
 const koaOverCheckFloor = relative('koa-require', 'koa-check-floor');
-const expressOverFetched = relative('express-require', 'express-fetched');
-const koaOverFetched = relative('koa-require', 'koa-fetched');
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 let md = `# Benchmarks
 
@@ -468,18 +451,6 @@ reaches **${byId['express-check-floor'].ratio.toFixed(3)}** of bare Express (${c
 cycling, each lookup meets memory the framework's own work has evicted from the CPU's caches.
 Against it, the cache-hit \`requireFeature\` reaches **${expressOverCheckFloor.ratio.toFixed(3)}** on Express
 (${expressOverCheckFloor.cpu.toFixed(1)} µs of its own) and **${koaOverCheckFloor.ratio.toFixed(3)}** on Koa (${koaOverCheckFloor.cpu.toFixed(1)} µs).
-
-Talking to the service: each gated process filled its cache with ${SUBJECTS.toLocaleString('en')} requests to the service
-before it was measured. A bare app that makes the same ${SUBJECTS.toLocaleString('en')} requests itself with \`fetch\`,
-no Tollgate anywhere (bench/app.mjs, \`talkToService\`), reaches **${byId['express-fetched'].ratio.toFixed(3)}** of bare
-Express (${cpuMore(byId['express-fetched'].addedCpu)}) and **${byId['koa-fetched'].ratio.toFixed(3)}** of bare Koa
-(${cpuMore(byId['koa-fetched'].addedCpu, true)}). The sockets, streams and emitters of outbound requests share V8's
-type feedback with those that serve requests: node core's hot call sites (node:net, streams,
-events) see more object shapes and turn polymorphic or megamorphic (\`node --log-ic\` shows it).
-The ratio is what that costs each request the app serves on this machine, with no gate on the
-route, as it would in any app that talks to a database or another service. Against that app, the cache-hit \`requireFeature\`
-reaches **${expressOverFetched.ratio.toFixed(3)}** on Express (${expressOverFetched.cpu.toFixed(1)} µs of its own) and
-**${koaOverFetched.ratio.toFixed(3)}** on Koa (${koaOverFetched.cpu.toFixed(1)} µs).
 
 The floor: a hand-written middleware that only counts per subject in a Map, sets the same two
 headers and listens for \`close\` reaches **${byId['express-floor'].ratio.toFixed(3)}** of bare
@@ -550,20 +521,15 @@ md += `
 same run (the cached check for the cache-hit rows, the counter for the meter): where it misses a
 target too, the target asks for less than a minimal hand-written middleware costs on this machine.
 
-The last column is the gate against the bare app that made the same requests to the service
-(above): its ratio without the price of talking to another process, which is not the gate's.
-"Met" is against bare, as the target is set.
-
-| Target | Measured | Met | hand-written reference | against the bare app that talked to the service |
-|---|---:|:---:|---:|---:|
+| Target | Measured | Met | hand-written reference |
+|---|---:|:---:|---:|
 `;
-const overFetched = { 'express-require': expressOverFetched, 'koa-require': koaOverFetched };
 for (const [name, id, min, reference] of targets) {
   const value = byId[id].ratio;
-  md += `| ${name} | ${value.toFixed(3)} | ${value >= min ? 'yes' : '**no**'} | ${byId[reference].ratio.toFixed(3)} | ${overFetched[id]?.ratio.toFixed(3) ?? ''} |\n`;
+  md += `| ${name} | ${value.toFixed(3)} | ${value >= min ? 'yes' : '**no**'} | ${byId[reference].ratio.toFixed(3)} |\n`;
 }
-md += `| cold-key concurrency → one backend request per key | ${extra.coalescing.requests} requests for ${extra.coalescing.keys} keys | ${extra.coalescing.requests === extra.coalescing.keys ? 'yes' : '**no**'} | | |\n`;
-md += `| 100,000 cached decisions < 50 MB | ${mb(extra.heap.bytes)} MB | ${extra.heap.bytes < 50 * 1024 * 1024 ? 'yes' : '**no**'} | | |\n`;
+md += `| cold-key concurrency → one backend request per key | ${extra.coalescing.requests} requests for ${extra.coalescing.keys} keys | ${extra.coalescing.requests === extra.coalescing.keys ? 'yes' : '**no**'} | |\n`;
+md += `| 100,000 cached decisions < 50 MB | ${mb(extra.heap.bytes)} MB | ${extra.heap.bytes < 50 * 1024 * 1024 ? 'yes' : '**no**'} | |\n`;
 
 mkdirSync(here('../docs'), { recursive: true });
 writeFileSync(here('../docs/benchmarks.md'), md);
