@@ -1,10 +1,11 @@
 // One benchmark target in its own process: `node bench/app.mjs <variant> <serviceUrl>`.
 // Prints nothing; tells bench/run.mjs its port over IPC once warm.
 import http from 'node:http';
-import { createTollgate, licensarioProvider } from '@tollgate/core';
+import { createRequire } from 'node:module';
+import { createTollgate, licensarioProvider, memoryProvider } from '@tollgate/core';
 import { createGates as expressGates } from '@tollgate/express';
 import { createGates as koaGates } from '@tollgate/koa';
-import { CREDENTIALS, METER_SUBJECTS, pool, SUBJECTS, subjectName } from './common.mjs';
+import { CATALOG, CREDENTIALS, METER_SUBJECTS, pool, SUBJECTS, subjectName } from './common.mjs';
 import { cachedCheckFloor, floorMiddleware } from './floor.mjs';
 import { expressApp, koaApp } from './hello-apps.mjs';
 
@@ -12,9 +13,22 @@ const [variant, serviceUrl] = process.argv.slice(2);
 
 const provider = () =>
   licensarioProvider({ baseUrl: serviceUrl, apiKey: CREDENTIALS.key, apiSecret: CREDENTIALS.secret });
+// The undici the provider itself uses (a dependency of @tollgate/core, not of the bench).
+const { Pool } = createRequire(import.meta.resolve('@tollgate/core'))('undici');
+const subjectIds = () => Array.from({ length: SUBJECTS }, (_, i) => subjectName(i));
 const subjectOf = (header) => (header ? { externalUserId: header } : undefined);
 
 function tollgateFor(name) {
+  if (name === 'express-require-memory') {
+    // The same licences, held in process: the app never talks to the service.
+    return createTollgate({
+      provider: memoryProvider({
+        plans: CATALOG.plans,
+        licenses: subjectIds().map((id) => ({ subject: { externalUserId: id }, planId: 'bench' })),
+      }),
+      cache: { max: 20_000, ttlMs: 3_600_000 },
+    });
+  }
   if (name === 'express-cold') {
     // One entry: with 10,000 subjects cycling, every request is a miss that reaches the service.
     return createTollgate({ provider: provider(), cache: { max: 1 } });
@@ -33,9 +47,8 @@ function tollgateFor(name) {
 }
 
 async function warm(tollgate, name) {
-  if (name === 'express-require' || name === 'koa-require') {
-    const ids = Array.from({ length: SUBJECTS }, (_, i) => subjectName(i));
-    await pool(ids, 64, (id) => tollgate.check({ externalUserId: id }, 'reports'));
+  if (name === 'express-require' || name === 'express-require-memory' || name === 'koa-require') {
+    await pool(subjectIds(), 64, (id) => tollgate.check({ externalUserId: id }, 'reports'));
   }
   if (name === 'express-meter-batched') {
     const ids = Array.from({ length: METER_SUBJECTS }, (_, i) => subjectName(i));
@@ -83,9 +96,36 @@ const timedKoa = (gate) =>
       };
 const medianOf = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
+/**
+ * What the cache-hit variants' warm-up does to a process, without Tollgate: the same 10,000
+ * requests for the subjects' licences, 64 at a time, over a plain undici Pool (then closed).
+ */
+async function talkToService() {
+  const client = new Pool(serviceUrl, { connections: 16 });
+  const headers = {
+    accept: 'application/json',
+    ISV_API_KEY: CREDENTIALS.key,
+    ISV_API_SECRET: CREDENTIALS.secret,
+  };
+  await pool(subjectIds(), 64, async (id) => {
+    const response = await client.request({
+      path: `/api/v1/users/external/${id}/licenses`,
+      method: 'GET',
+      headers,
+    });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) throw new Error(`the service answered ${response.statusCode}: ${text}`);
+    JSON.parse(text);
+  });
+  await client.close();
+}
+
 let handler;
 let tollgate;
-if (variant === 'express-bare') handler = expressApp();
+if (variant === 'express-bare-undici') {
+  await talkToService();
+  handler = expressApp();
+} else if (variant === 'express-bare') handler = expressApp();
 else if (variant === 'express-floor') handler = expressApp(timedExpress(floorMiddleware()));
 else if (variant === 'express-noop') handler = expressApp(timedExpress((_req, _res, next) => next()));
 else if (variant === 'express-check-floor')

@@ -31,6 +31,25 @@ const ALL_VARIANTS = [
     subjects: SUBJECTS,
   },
   {
+    // The same gate and cache, filled from the in-memory provider: this process never makes
+    // an outbound HTTP request. A hit runs the same code as in requireFeature's process, so
+    // the gap between the two is in the rest of the process, not in the gate.
+    id: 'express-require-memory',
+    label:
+      'Express + requireFeature (cache hit), decisions from the in-memory provider (reference: no HTTP to the service)',
+    base: 'express-bare',
+    subjects: SUBJECTS,
+  },
+  {
+    // Not Tollgate: bare Express in a process that first made the warm-up's 10,000 requests
+    // to the service over a plain undici Pool. What any HTTP client does to the process.
+    id: 'express-bare-undici',
+    label:
+      'Express 5, bare, after 10,000 requests to the service over a plain undici Pool (reference, no Tollgate)',
+    base: 'express-bare',
+    subjects: SUBJECTS,
+  },
+  {
     // Not Tollgate: one more middleware that only calls next(). Express's own price for a
     // layer, which no gate can undercut; the gap to requireFeature is the gate's own cost.
     id: 'express-noop',
@@ -403,6 +422,7 @@ const expressOverNoop = relative('express-require', 'express-noop');
 const koaOverNoop = relative('koa-require', 'koa-noop');
 const expressOverCheckFloor = relative('express-require', 'express-check-floor');
 const koaOverCheckFloor = relative('koa-require', 'koa-check-floor');
+const expressOverMemory = relative('express-require', 'express-require-memory');
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 let md = `# Benchmarks
 
@@ -451,6 +471,20 @@ reaches **${byId['express-check-floor'].ratio.toFixed(3)}** of bare Express (${c
 cycling, each lookup meets memory the framework's own work has evicted from the CPU's caches.
 Against it, the cache-hit \`requireFeature\` reaches **${expressOverCheckFloor.ratio.toFixed(3)}** on Express
 (${expressOverCheckFloor.cpu.toFixed(1)} µs of its own) and **${koaOverCheckFloor.ratio.toFixed(3)}** on Koa (${koaOverCheckFloor.cpu.toFixed(1)} µs).
+
+Where the rest of the Express gap comes from: the same gate, its cache filled from the in-memory
+provider so that the process never makes an outbound HTTP request, reaches **${byId['express-require-memory'].ratio.toFixed(3)}** of bare
+Express (${cpuMore(byId['express-require-memory'].addedCpu)}). The cache-hit \`requireFeature\`, whose
+process filled its cache from the service over HTTP, reaches **${expressOverMemory.ratio.toFixed(3)}** of it
+(${expressOverMemory.cpu.toFixed(1)} µs of app CPU per request more). A hit runs the same code in both: a difference between them is not
+in the gate's code but in the rest of the process, where the earlier HTTP traffic changed how node's own
+code runs. An outbound socket goes
+through the same \`net\`, stream and \`EventEmitter\` functions as the sockets the app serves, and
+\`node --log-ic\` showed dozens of those call sites turning polymorphic or megamorphic after the
+warm-up, as after plain \`fetch\` or undici calls. Bare Express after the same 10,000 requests over
+a plain undici Pool, with no Tollgate in the process, reaches **${byId['express-bare-undici'].ratio.toFixed(3)}** of bare
+(${cpuMore(byId['express-bare-undici'].addedCpu)}). An app that already calls other services over HTTP has paid
+this before it adds a gate.
 
 The floor: a hand-written middleware that only counts per subject in a Map, sets the same two
 headers and listens for \`close\` reaches **${byId['express-floor'].ratio.toFixed(3)}** of bare
