@@ -42,7 +42,8 @@ const ALL_VARIANTS = [
   },
   {
     // Not Tollgate: bare Express in a process that first made the warm-up's 10,000 requests
-    // to the service over a plain undici Pool. What any HTTP client does to the process.
+    // to the service over a plain undici Pool: whether outbound HTTP alone, with no gate in the
+    // process, changes what a request costs.
     id: 'express-bare-undici',
     label:
       'Express 5, bare, after 10,000 requests to the service over a plain undici Pool (reference, no Tollgate)',
@@ -476,15 +477,12 @@ Where the rest of the Express gap comes from: the same gate, its cache filled fr
 provider so that the process never makes an outbound HTTP request, reaches **${byId['express-require-memory'].ratio.toFixed(3)}** of bare
 Express (${cpuMore(byId['express-require-memory'].addedCpu)}). The cache-hit \`requireFeature\`, whose
 process filled its cache from the service over HTTP, reaches **${expressOverMemory.ratio.toFixed(3)}** of it
-(${expressOverMemory.cpu.toFixed(1)} µs of app CPU per request more). A hit runs the same code in both: a difference between them is not
-in the gate's code but in the rest of the process, where the earlier HTTP traffic changed how node's own
-code runs. An outbound socket goes
-through the same \`net\`, stream and \`EventEmitter\` functions as the sockets the app serves, and
-\`node --log-ic\` showed dozens of those call sites turning polymorphic or megamorphic after the
-warm-up, as after plain \`fetch\` or undici calls. Bare Express after the same 10,000 requests over
-a plain undici Pool, with no Tollgate in the process, reaches **${byId['express-bare-undici'].ratio.toFixed(3)}** of bare
-(${cpuMore(byId['express-bare-undici'].addedCpu)}). An app that already calls other services over HTTP has paid
-this before it adds a gate.
+(${expressOverMemory.cpu.toFixed(1)} µs of app CPU per request more). A hit runs the same code in both, so a
+difference between them is not in the gate's code but in the rest of the process after it has talked
+HTTP: \`node --log-ic\` showed dozens of call sites in node's \`net\`, stream and \`EventEmitter\`
+code, which outbound and served sockets share, turning polymorphic or megamorphic after the warm-up.
+Bare Express after the same 10,000 requests over a plain undici Pool, with no Tollgate in the
+process, reaches **${byId['express-bare-undici'].ratio.toFixed(3)}** of bare (${cpuMore(byId['express-bare-undici'].addedCpu)}).
 
 The floor: a hand-written middleware that only counts per subject in a Map, sets the same two
 headers and listens for \`close\` reaches **${byId['express-floor'].ratio.toFixed(3)}** of bare
