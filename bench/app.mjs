@@ -2,10 +2,10 @@
 // Prints nothing; tells bench/run.mjs its port over IPC once warm.
 import http from 'node:http';
 import { createRequire } from 'node:module';
-import { createTollgate, licensarioProvider, memoryProvider } from '@tollgate/core';
+import { createTollgate, licensarioProvider } from '@tollgate/core';
 import { createGates as expressGates } from '@tollgate/express';
 import { createGates as koaGates } from '@tollgate/koa';
-import { CATALOG, CREDENTIALS, METER_SUBJECTS, pool, SUBJECTS, subjectName } from './common.mjs';
+import { CREDENTIALS, licensedInMemory, METER_SUBJECTS, pool, SUBJECTS, subjectIds } from './common.mjs';
 import { cachedCheckFloor, floorMiddleware } from './floor.mjs';
 import { expressApp, koaApp } from './hello-apps.mjs';
 
@@ -15,17 +15,13 @@ const provider = () =>
   licensarioProvider({ baseUrl: serviceUrl, apiKey: CREDENTIALS.key, apiSecret: CREDENTIALS.secret });
 // The undici the provider itself uses (a dependency of @tollgate/core, not of the bench).
 const { Pool } = createRequire(import.meta.resolve('@tollgate/core'))('undici');
-const subjectIds = () => Array.from({ length: SUBJECTS }, (_, i) => subjectName(i));
 const subjectOf = (header) => (header ? { externalUserId: header } : undefined);
 
 function tollgateFor(name) {
   if (name === 'express-require-memory') {
     // The same licences, held in process: the app never talks to the service.
     return createTollgate({
-      provider: memoryProvider({
-        plans: CATALOG.plans,
-        licenses: subjectIds().map((id) => ({ subject: { externalUserId: id }, planId: 'bench' })),
-      }),
+      provider: licensedInMemory(subjectIds()),
       cache: { max: 20_000, ttlMs: 3_600_000 },
     });
   }
@@ -51,8 +47,7 @@ async function warm(tollgate, name) {
     await pool(subjectIds(), 64, (id) => tollgate.check({ externalUserId: id }, 'reports'));
   }
   if (name === 'express-meter-batched') {
-    const ids = Array.from({ length: METER_SUBJECTS }, (_, i) => subjectName(i));
-    await pool(ids, 64, (id) => tollgate.check({ externalUserId: id }, 'sms'));
+    await pool(subjectIds(METER_SUBJECTS), 64, (id) => tollgate.check({ externalUserId: id }, 'sms'));
   }
 }
 

@@ -1,4 +1,6 @@
 // Shared settings of the benchmark processes (bench/run.mjs starts them).
+import { memoryProvider } from '@tollgate/core';
+
 export const CREDENTIALS = { key: 'bench-key', secret: 'bench-secret' };
 export const CATALOG = {
   plans: [{ id: 'bench', name: 'Bench', features: { reports: true, sms: 1_000_000_000 } }],
@@ -8,6 +10,15 @@ export const SUBJECTS = 10_000;
 /** Distinct subjects of the metered variants (each has its own flush key). */
 export const METER_SUBJECTS = 100;
 export const subjectName = (i) => `u${i}`;
+/** The first `count` subjects' names. */
+export const subjectIds = (count = SUBJECTS) => Array.from({ length: count }, (_, i) => subjectName(i));
+
+/** The in-memory provider with the bench catalog, every one of `ids` licensed on its plan. */
+export const licensedInMemory = (ids) =>
+  memoryProvider({
+    plans: CATALOG.plans,
+    licenses: ids.map((id) => ({ subject: { externalUserId: id }, planId: 'bench' })),
+  });
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
 export async function pool(items, limit, fn) {

@@ -1,18 +1,15 @@
 // Measurements that need no load generator: run by bench/run.mjs as
 // `node --expose-gc bench/extra.mjs` and printed as one JSON line.
-import { createTollgate, licensarioProvider, memoryProvider } from '@tollgate/core';
+import { createTollgate, licensarioProvider } from '@tollgate/core';
 import { createServer } from '@tollgate/server';
-import { CATALOG, CREDENTIALS, pool, subjectName } from './common.mjs';
+import { CATALOG, CREDENTIALS, licensedInMemory, pool, subjectIds, subjectName } from './common.mjs';
 
 const SECONDS = Number(process.env.BENCH_EXTRA_SECONDS ?? 3);
 
 /** Heap held by 100,000 cached decisions (boolean feature, distinct subjects). */
 async function heapOfCachedDecisions(count = 100_000) {
-  const ids = Array.from({ length: count }, (_, i) => subjectName(i));
-  const provider = memoryProvider({
-    plans: CATALOG.plans,
-    licenses: ids.map((id) => ({ subject: { externalUserId: id }, planId: 'bench' })),
-  });
+  const ids = subjectIds(count);
+  const provider = licensedInMemory(ids);
   const tollgate = createTollgate({ provider, cache: { max: count, ttlMs: 600_000 } });
   const subjects = ids.map((id) => ({ externalUserId: id }));
   global.gc();
@@ -88,7 +85,7 @@ async function syncAuthrepRate(provider, subjects) {
 }
 
 const server = await createServer({ catalog: CATALOG, port: 0, credentials: [CREDENTIALS] });
-const subjects = Array.from({ length: 100 }, (_, i) => subjectName(i));
+const subjects = subjectIds(100);
 await pool(subjects, 16, (id) => server.provider.ensureLicense({ externalUserId: id }, 'bench'));
 
 const result = {

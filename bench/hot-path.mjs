@@ -10,20 +10,17 @@
 //   its baseline back to back. A floor for the gate's cost inside a real app, which
 //   bench/run.mjs measures: where the app figure is much larger, the difference is not in the
 //   gate's own code.
-import { createTollgate, memoryProvider } from '@tollgate/core';
+import { createTollgate } from '@tollgate/core';
 import { createGates as expressGates } from '@tollgate/express';
 import { createGates as koaGates } from '@tollgate/koa';
-import { SUBJECTS, subjectName } from './common.mjs';
+import { licensedInMemory, subjectIds } from './common.mjs';
 
 const mode = process.argv[2];
 if (mode !== 'bytes' && mode !== 'time') throw new Error('usage: node bench/hot-path.mjs bytes|time');
 
-const ids = Array.from({ length: SUBJECTS }, (_, i) => subjectName(i));
+const ids = subjectIds();
 // The in-memory provider: this measures the gates and the engine, not the wire.
-const provider = memoryProvider({
-  plans: [{ id: 'bench', name: 'Bench', features: { reports: true, sms: 1_000_000_000 } }],
-  licenses: ids.map((id) => ({ subject: { externalUserId: id }, planId: 'bench' })),
-});
+const provider = licensedInMemory(ids);
 const tollgate = createTollgate({
   provider,
   cache: { max: 20_000, ttlMs: 600_000 },

@@ -43,7 +43,7 @@ import { execFileSync, fork, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CREDENTIALS, METER_SUBJECTS, pool, subjectName } from './common.mjs';
+import { CREDENTIALS, METER_SUBJECTS, pool, subjectIds } from './common.mjs';
 import { cachedCheckFloor, floorMiddleware } from './floor.mjs';
 import { expressApp, koaApp } from './hello-apps.mjs';
 
@@ -127,7 +127,7 @@ async function gateFor(name) {
   });
   engines.push(tollgate);
   // 64 at a time, as bench/app.mjs warms: one by one, 10,000 subjects took ~18 s per variant.
-  const ids = Array.from({ length: subjects }, (_, i) => subjectName(i));
+  const ids = subjectIds(subjects);
   await pool(ids, 64, (id) => tollgate.check({ externalUserId: id }, kind === 'meter' ? 'sms' : 'reports'));
   const gates = createGates({
     tollgate,
