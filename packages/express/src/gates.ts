@@ -18,6 +18,7 @@ import {
   type MaybePromise,
   type MeterResult,
   responseSettlement,
+  setHeader,
   type Tollgate,
 } from '@tollgate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -35,8 +36,8 @@ import './augment.js';
 export type OnDenied = (decision: Decision, req: Request, res: Response, next: NextFunction) => unknown;
 
 // Defined once: a closure over `res` would be allocated on every metered request.
-const setHeader = (name: string, value: string, res: Response): void => {
-  res.setHeader(name, value);
+const setUsageHeader = (name: string, value: string, res: Response): void => {
+  setHeader(res, name, value);
 };
 
 /**
@@ -203,7 +204,7 @@ export function createGates(options: GatesOptions): Gates {
           return;
         }
         responseSettlement(res, runtime.onSettlementError, locals).add(result.reservation, chargeOn);
-        forEachUsageHeader(state.decisions, setHeader, res);
+        forEachUsageHeader(state.decisions, setUsageHeader, res);
         next();
       };
       const reserve = (req: Request) => runtime.meter(req, featureId, amount, planId);

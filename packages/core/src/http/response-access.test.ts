@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { onClose, writableFinished } from './response-access.js';
+import { onClose, setHeader, writableFinished } from './response-access.js';
 
 let server: http.Server | undefined;
 afterEach(async () => {
@@ -110,5 +110,60 @@ describe('onClose', () => {
     });
     await seen;
     expect(registered).toContain('close');
+  });
+});
+
+describe('setHeader', () => {
+  const headersOf = (port: number) => fetch(`http://127.0.0.1:${port}/`).then((r) => r.headers);
+
+  it('sets the header as res.setHeader does', async () => {
+    const port = await serve((_req, res) => {
+      setHeader(res, 'ratelimit', '"sms";r=41');
+      res.end('ok');
+    });
+    expect((await headersOf(port)).get('ratelimit')).toBe('"sms";r=41');
+  });
+
+  it('rejects a value res.setHeader rejects', async () => {
+    const thrown = new Promise<unknown>((resolve) => {
+      void serve((_req, res) => {
+        try {
+          setHeader(res, 'ratelimit', 'bad\nvalue');
+          resolve(undefined);
+        } catch (error) {
+          resolve(error);
+        }
+        res.end('ok');
+      }).then(headersOf);
+    });
+    expect(await thrown).toMatchObject({ code: 'ERR_INVALID_CHAR' });
+  });
+
+  it('goes through a `setHeader` patched onto the response', async () => {
+    const port = await serve((_req, res) => {
+      const original = res.setHeader;
+      res.setHeader = function (this: ServerResponse, name: string, value: string) {
+        return original.call(this, name, `${value} (patched)`);
+      } as typeof res.setHeader;
+      setHeader(res, 'ratelimit', '"sms";r=41');
+      res.end('ok');
+    });
+    expect((await headersOf(port)).get('ratelimit')).toBe('"sms";r=41 (patched)');
+  });
+
+  it('goes through a `setHeader` a response class overrides', async () => {
+    class Recording extends ServerResponse {
+      override setHeader(name: string, value: string | number | readonly string[]): this {
+        return super.setHeader(name, `${String(value)} (class)`);
+      }
+    }
+    const port = await serve(
+      (_req, res) => {
+        setHeader(res, 'ratelimit', '"sms";r=41');
+        res.end('ok');
+      },
+      { ServerResponse: Recording as typeof ServerResponse },
+    );
+    expect((await headersOf(port)).get('ratelimit')).toBe('"sms";r=41 (class)');
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Two accesses the metered lifecycle makes on every response, done without a full property
- * lookup per request.
+ * Accesses the metered gates make on every response, done without a full property lookup per
+ * request.
  *
  * Express swaps the prototype of every `res`, which gives each response its own hidden class,
  * so V8's inline caches miss on the first access of each property. For a property found on a
@@ -8,6 +8,9 @@
  * `ServerResponse`, `OutgoingMessage`, `Stream`, `EventEmitter`). Measured in an Express app on
  * `close`: `res.writableFinished` 0.7–0.86 µs against 0.28–0.37 µs for Node's getter called
  * directly; `res.on('close', f)` 1.03–1.08 µs against 0.78–0.87 µs for the lookup below.
+ * The two `setHeader` calls of a metered request's usage headers took about 0.3 µs less looked
+ * up as `on` is (an Express app under load, the gate timed from its call to its `next()`: less
+ * in six of seven alternating pairs of processes).
  * The results are the same as the plain accesses.
  */
 import { OutgoingMessage, type ServerResponse } from 'node:http';
@@ -44,4 +47,20 @@ type On = (this: ServerResponse, event: 'close', listener: CloseListener) => unk
 export function onClose(res: ServerResponse, listener: CloseListener): void {
   const on = (Object.hasOwn(res, 'on') ? res.on : (Object.getPrototypeOf(res) as ServerResponse).on) as On;
   on.call(res, 'close', listener);
+}
+
+type SetHeader = (this: ServerResponse, name: string, value: string) => unknown;
+
+/**
+ * `res.setHeader(name, value)`, with `setHeader` looked up as {@link onClose} looks up `on`: on
+ * the response itself if something patched it there, else on its prototype.
+ *
+ * @example
+ * setHeader(res, 'ratelimit', '"sms";r=41');
+ */
+export function setHeader(res: ServerResponse, name: string, value: string): void {
+  const set = (
+    Object.hasOwn(res, 'setHeader') ? res.setHeader : (Object.getPrototypeOf(res) as ServerResponse).setHeader
+  ) as SetHeader;
+  set.call(res, name, value);
 }
