@@ -18,7 +18,7 @@ import {
   type MaybePromise,
   type MeterResult,
   responseSettlement,
-  setHeader,
+  setResponseHeader,
   type Tollgate,
 } from '@tollgate/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -37,7 +37,7 @@ export type OnDenied = (decision: Decision, req: Request, res: Response, next: N
 
 // Defined once: a closure over `res` would be allocated on every metered request.
 const setUsageHeader = (name: string, value: string, res: Response): void => {
-  setHeader(res, name, value);
+  setResponseHeader(res, name, value);
 };
 
 /**

@@ -14,7 +14,7 @@ export type { MaybePromise } from './maybe-promise.js';
 export { chain, isPromiseLike } from './maybe-promise.js';
 export type { DenialResponseOptions } from './problem.js';
 export { denialResponse, invalidAmountResponse, PROBLEM_CONTENT_TYPE, PROBLEM_TYPES } from './problem.js';
-export { setHeader } from './response-access.js';
+export { setResponseHeader } from './response-access.js';
 export { safeReturnTo } from './return-to.js';
 export type { ChargeOn, GateState, HttpResponseSpec, ProblemDocument } from './types.js';
 export type { UpsellAnswer, UpsellLocationInput, UpsellOptions } from './upsell.js';

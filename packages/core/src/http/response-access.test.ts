@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { onClose, setHeader, writableFinished } from './response-access.js';
+import { onClose, setResponseHeader, writableFinished } from './response-access.js';
 
 let server: http.Server | undefined;
 afterEach(async () => {
@@ -113,12 +113,12 @@ describe('onClose', () => {
   });
 });
 
-describe('setHeader', () => {
+describe('setResponseHeader', () => {
   const headersOf = (port: number) => fetch(`http://127.0.0.1:${port}/`).then((r) => r.headers);
 
   it('sets the header as res.setHeader does', async () => {
     const port = await serve((_req, res) => {
-      setHeader(res, 'ratelimit', '"sms";r=41');
+      setResponseHeader(res, 'ratelimit', '"sms";r=41');
       res.end('ok');
     });
     expect((await headersOf(port)).get('ratelimit')).toBe('"sms";r=41');
@@ -128,7 +128,7 @@ describe('setHeader', () => {
     const thrown = new Promise<unknown>((resolve) => {
       void serve((_req, res) => {
         try {
-          setHeader(res, 'ratelimit', 'bad\nvalue');
+          setResponseHeader(res, 'ratelimit', 'bad\nvalue');
           resolve(undefined);
         } catch (error) {
           resolve(error);
@@ -145,7 +145,7 @@ describe('setHeader', () => {
       res.setHeader = function (this: ServerResponse, name: string, value: string) {
         return original.call(this, name, `${value} (patched)`);
       } as typeof res.setHeader;
-      setHeader(res, 'ratelimit', '"sms";r=41');
+      setResponseHeader(res, 'ratelimit', '"sms";r=41');
       res.end('ok');
     });
     expect((await headersOf(port)).get('ratelimit')).toBe('"sms";r=41 (patched)');
@@ -159,7 +159,7 @@ describe('setHeader', () => {
     }
     const port = await serve(
       (_req, res) => {
-        setHeader(res, 'ratelimit', '"sms";r=41');
+        setResponseHeader(res, 'ratelimit', '"sms";r=41');
         res.end('ok');
       },
       { ServerResponse: Recording as typeof ServerResponse },

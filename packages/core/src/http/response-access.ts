@@ -56,9 +56,9 @@ type SetHeader = (this: ServerResponse, name: string, value: string) => unknown;
  * the response itself if something patched it there, else on its prototype.
  *
  * @example
- * setHeader(res, 'ratelimit', '"sms";r=41');
+ * setResponseHeader(res, 'ratelimit', '"sms";r=41');
  */
-export function setHeader(res: ServerResponse, name: string, value: string): void {
+export function setResponseHeader(res: ServerResponse, name: string, value: string): void {
   const set = (
     Object.hasOwn(res, 'setHeader') ? res.setHeader : (Object.getPrototypeOf(res) as ServerResponse).setHeader
   ) as SetHeader;
