@@ -45,8 +45,7 @@ type On = (this: ServerResponse, event: 'close', listener: CloseListener) => unk
  * onClose(res, () => settle(res));
  */
 export function onClose(res: ServerResponse, listener: CloseListener): void {
-  const on = (Object.hasOwn(res, 'on') ? res.on : (Object.getPrototypeOf(res) as ServerResponse).on) as On;
-  on.call(res, 'close', listener);
+  (ownOrPrototype(res, 'on') as On).call(res, 'close', listener);
 }
 
 type SetHeader = (this: ServerResponse, name: string, value: string) => unknown;
@@ -59,8 +58,14 @@ type SetHeader = (this: ServerResponse, name: string, value: string) => unknown;
  * setResponseHeader(res, 'ratelimit', '"sms";r=41');
  */
 export function setResponseHeader(res: ServerResponse, name: string, value: string): void {
-  const set = (
-    Object.hasOwn(res, 'setHeader') ? res.setHeader : (Object.getPrototypeOf(res) as ServerResponse).setHeader
-  ) as SetHeader;
-  set.call(res, name, value);
+  (ownOrPrototype(res, 'setHeader') as SetHeader).call(res, name, value);
+}
+
+/**
+ * The method `res[name]` resolves to, read where it can be found without walking the chain: on
+ * the response itself if something patched it there, else on its prototype (a class that
+ * overrides it, or Express's per-app response object, which inherits Node's).
+ */
+function ownOrPrototype<K extends 'on' | 'setHeader'>(res: ServerResponse, name: K): ServerResponse[K] {
+  return Object.hasOwn(res, name) ? res[name] : (Object.getPrototypeOf(res) as ServerResponse)[name];
 }
