@@ -237,9 +237,11 @@ const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One measured run of one variant, by its process for this round. */
 async function measure(v, round) {
-  const app = apps[v.id][(round - 1) % PROCESSES];
+  const processIndex = (round - 1) % PROCESSES;
+  const app = apps[v.id][processIndex];
   await pause(500);
-  return onAppCore(app, () => measureOn(app, v));
+  // Which process measured it: the interval draws each process's rounds together.
+  return { processIndex, ...(await onAppCore(app, () => measureOn(app, v))) };
 }
 
 async function measureOn(app, v) {
@@ -346,7 +348,7 @@ const rows = VARIANTS.map((v) => {
     // On a noisy machine a single median can mislead: how far it could move in another run.
     ratioInterval: medianInterval(
       ratios,
-      ratios.map((_, i) => i % PROCESSES),
+      own.map((r) => r.processIndex),
     ),
     cpuPerRequest: median(own.map((r) => r.cpuPerRequest)),
     cpuRatio: median(cpuRatios),
