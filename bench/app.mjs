@@ -2,6 +2,7 @@
 // Prints nothing; tells bench/run.mjs its port over IPC once warm.
 import http from 'node:http';
 import { createRequire } from 'node:module';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { createTollgate, licensarioProvider } from '@tollgate/core';
 import { createGates as expressGates } from '@tollgate/express';
 import { createGates as koaGates } from '@tollgate/koa';
@@ -43,7 +44,12 @@ function tollgateFor(name) {
 }
 
 async function warm(tollgate, name) {
-  if (name === 'express-require' || name === 'express-require-memory' || name === 'koa-require') {
+  if (
+    name === 'express-require' ||
+    name === 'express-require-memory' ||
+    name === 'express-bare-engine' ||
+    name === 'koa-require'
+  ) {
     await pool(subjectIds(), 64, (id) => tollgate.check({ externalUserId: id }, 'reports'));
   }
   if (name === 'express-meter-batched') {
@@ -115,9 +121,27 @@ async function talkToService() {
   await client.close();
 }
 
+/**
+ * Time spent in garbage collection (ms, from the 'gc' performance entries): scavenges of the
+ * young generation apart from the rest (mark-compact, its incremental steps and weak callbacks).
+ */
+const gcTime = { minor: 0, other: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if (entry.detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) gcTime.minor += entry.duration;
+    else gcTime.other += entry.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
+
 let handler;
 let tollgate;
-if (variant === 'express-bare-undici') {
+if (variant === 'express-bare-engine') {
+  // The engine and cache of requireFeature's process, filled the same way, which the route
+  // never calls: what the process pays for holding them, apart from the gate's own work.
+  tollgate = tollgateFor(variant);
+  await warm(tollgate, variant);
+  handler = expressApp();
+} else if (variant === 'express-bare-undici') {
   await talkToService();
   handler = expressApp();
 } else if (variant === 'express-bare') handler = expressApp();
@@ -163,6 +187,7 @@ process.on('message', async (message) => {
       gateTime: { call: medianOf(timing.calls), close: medianOf(timing.closes), count: timing.calls.length },
     });
   }
+  if (message === 'gc') process.send({ gcMs: { ...gcTime } });
   if (message === 'cpu') {
     const { user, system } = process.cpuUsage();
     process.send({ cpuMicros: user + system });

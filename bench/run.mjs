@@ -42,6 +42,17 @@ const ALL_VARIANTS = [
     subjects: SUBJECTS,
   },
   {
+    // Bare Express in a process holding the engine of requireFeature's process, its cache
+    // filled over HTTP the same way, which the route never calls: the gap between this row and
+    // requireFeature is the gate's own work per request, the gap to bare what holding the
+    // engine costs the process.
+    id: 'express-bare-engine',
+    label:
+      "Express 5, bare, in a process holding requireFeature's engine and 10,000 cached decisions, not called (reference)",
+    base: 'express-bare',
+    subjects: SUBJECTS,
+  },
+  {
     // Not Tollgate: bare Express in a process that first made the warm-up's 10,000 requests
     // to the service over a plain undici Pool: whether outbound HTTP alone, with no gate in the
     // process, changes what a request costs.
@@ -251,11 +262,13 @@ async function measureOn(app, v) {
   await load(app.port, v.subjects, WARMUP);
   await app.ask('drain', 'drained');
   const before = await service.ask('stats', 'stats');
+  const gcBefore = await app.ask('gc', 'gcMs');
   const cpuBefore = await app.ask('cpu', 'cpuMicros');
   const r = await load(app.port, v.subjects, DURATION);
   // Usage still queued is flushed now: its cost belongs to this run, not to the next one.
   await app.ask('drain', 'drained');
   const cpuAfter = await app.ask('cpu', 'cpuMicros');
+  const gcAfter = await app.ask('gc', 'gcMs');
   const after = await service.ask('stats', 'stats');
   return {
     rps: r.requests.average,
@@ -267,6 +280,9 @@ async function measureOn(app, v) {
     // The app's own CPU per request: what a gate costs, whether or not the load generator
     // (sharing a 2-core machine with the service) managed to saturate the app.
     cpuPerRequest: (cpuAfter - cpuBefore) / r.requests.total,
+    // Of that, the time in garbage collection (µs per request): scavenges, and the rest.
+    minorGcPerRequest: ((gcAfter.minor - gcBefore.minor) * 1000) / r.requests.total,
+    otherGcPerRequest: ((gcAfter.other - gcBefore.other) * 1000) / r.requests.total,
   };
 }
 
@@ -351,6 +367,8 @@ const rows = VARIANTS.map((v) => {
       own.map((r) => r.processIndex),
     ),
     cpuPerRequest: median(own.map((r) => r.cpuPerRequest)),
+    minorGc: median(own.map((r) => r.minorGcPerRequest)),
+    otherGc: median(own.map((r) => r.otherGcPerRequest)),
     cpuRatio: median(cpuRatios),
     addedCpu: median(addedCpu),
     addedP50: median(addedP50),
@@ -371,7 +389,7 @@ if (only) {
   }
   for (const r of rows) {
     process.stdout.write(
-      `${r.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ratio ${r.ratio.toFixed(3)} (90% interval ${interval(r)}), app CPU ${r.cpuPerRequest.toFixed(1)} µs/req (ratio ${r.cpuRatio.toFixed(3)}, +${r.addedCpu.toFixed(1)} µs), backend ${((r.backend / r.requests) * 1000).toFixed(2)}/1k\n`,
+      `${r.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ratio ${r.ratio.toFixed(3)} (90% interval ${interval(r)}), app CPU ${r.cpuPerRequest.toFixed(1)} µs/req (ratio ${r.cpuRatio.toFixed(3)}, +${r.addedCpu.toFixed(1)} µs; GC ${r.minorGc.toFixed(1)} scavenges + ${r.otherGc.toFixed(1)} other), backend ${((r.backend / r.requests) * 1000).toFixed(2)}/1k\n`,
     );
   }
   process.exit(0);
@@ -423,7 +441,7 @@ const expressOverNoop = relative('express-require', 'express-noop');
 const koaOverNoop = relative('koa-require', 'koa-noop');
 const expressOverCheckFloor = relative('express-require', 'express-check-floor');
 const koaOverCheckFloor = relative('koa-require', 'koa-check-floor');
-const expressOverMemory = relative('express-require', 'express-require-memory');
+const expressOverEngine = relative('express-require', 'express-bare-engine');
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 let md = `# Benchmarks
 
@@ -476,16 +494,25 @@ cycling, each lookup meets memory the framework's own work has evicted from the 
 Against it, the cache-hit \`requireFeature\` reaches **${expressOverCheckFloor.ratio.toFixed(3)}** on Express
 (${expressOverCheckFloor.cpu.toFixed(1)} µs of its own) and **${koaOverCheckFloor.ratio.toFixed(3)}** on Koa (${koaOverCheckFloor.cpu.toFixed(1)} µs).
 
-Where the rest of the Express gap comes from: the same gate, its cache filled from the in-memory
-provider so that the process never makes an outbound HTTP request, reaches **${byId['express-require-memory'].ratio.toFixed(3)}** of bare
-Express (${cpuMore(byId['express-require-memory'].addedCpu)}). The cache-hit \`requireFeature\`, whose
-process filled its cache from the service over HTTP, reaches **${expressOverMemory.ratio.toFixed(3)}** of it
-(${expressOverMemory.cpu.toFixed(1)} µs of app CPU per request more). A hit runs the same code in both, so a
-difference between them is not in the gate's code but in the rest of the process after it has talked
-HTTP: \`node --log-ic\` showed dozens of call sites in node's \`net\`, stream and \`EventEmitter\`
-code, which outbound and served sockets share, turning polymorphic or megamorphic after the warm-up.
-Bare Express after the same 10,000 requests over a plain undici Pool, with no Tollgate in the
-process, reaches **${byId['express-bare-undici'].ratio.toFixed(3)}** of bare (${cpuMore(byId['express-bare-undici'].addedCpu)}).
+Not all of a gated app's extra CPU is spent running the gate. Bare Express in a process holding
+the engine of \`requireFeature\`'s process, its ${SUBJECTS.toLocaleString('en')} decisions cached over HTTP the same way, which
+the route never calls, reaches **${byId['express-bare-engine'].ratio.toFixed(3)}** of bare (${cpuMore(byId['express-bare-engine'].addedCpu)}):
+what holding the engine and its cache costs the process, in the collector's work on Express's own
+garbage among other things (next table). Against that row, the cache-hit \`requireFeature\` reaches
+**${expressOverEngine.ratio.toFixed(3)}** (${cpuMore(expressOverEngine.cpu)} than that row). The same gate with its cache
+filled from the in-memory provider, so that the process never makes an outbound HTTP request,
+reaches **${byId['express-require-memory'].ratio.toFixed(3)}** of bare (${cpuMore(byId['express-require-memory'].addedCpu)}), and bare Express after the same
+10,000 requests over a plain undici Pool, with no Tollgate in the process, reaches
+**${byId['express-bare-undici'].ratio.toFixed(3)}** (${cpuMore(byId['express-bare-undici'].addedCpu)}).
+
+Garbage collection, per request (median over rounds), from the app's own \`gc\` performance
+entries: the young generation's scavenges, and the rest (mark-compact and its incremental steps).
+Scavenges alone take ${byId['express-bare'].minorGc.toFixed(1)} µs of bare Express's ${byId['express-bare'].cpuPerRequest.toFixed(1)} µs per request, against
+${byId['koa-bare'].minorGc.toFixed(1)} µs of bare Koa's ${byId['koa-bare'].cpuPerRequest.toFixed(1)}.
+
+| Variant | app CPU µs/request | scavenges µs/request | other GC µs/request |
+|---|---:|---:|---:|
+${rows.map((r) => `| ${r.label} | ${r.cpuPerRequest.toFixed(1)} | ${r.minorGc.toFixed(1)} | ${r.otherGc.toFixed(1)} |`).join('\n')}
 
 The floor: a hand-written middleware that only counts per subject in a Map, sets the same two
 headers and listens for \`close\` reaches **${byId['express-floor'].ratio.toFixed(3)}** of bare
