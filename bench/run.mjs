@@ -130,6 +130,10 @@ const VARIANTS = only
     )
   : ALL_VARIANTS;
 
+/** A gate's app CPU per request over a reference row, in words (see cpuMore). */
+const ownCpu = (us) =>
+  us >= 0 ? `${us.toFixed(1)} µs of its own` : `${(-us).toFixed(1)} µs less, within the noise`;
+
 /**
  * A reference's app CPU per request over bare, in words. A reference can come out cheaper than
  * bare: the difference is then within this machine's noise, and says so rather than "-2 µs more".
@@ -483,8 +487,8 @@ One more layer: a middleware that only calls \`next()\` reaches **${byId['expres
 bare Express (${cpuMore(byId['express-noop'].addedCpu)}) and
 **${byId['koa-noop'].ratio.toFixed(3)}** of bare Koa (${cpuMore(byId['koa-noop'].addedCpu, true)}): the framework's own price
 for a middleware on this machine, which no gate can undercut. Against it, the cache-hit
-\`requireFeature\` reaches **${expressOverNoop.ratio.toFixed(3)}** on Express (${expressOverNoop.cpu.toFixed(1)} µs of its own) and
-**${koaOverNoop.ratio.toFixed(3)}** on Koa (${koaOverNoop.cpu.toFixed(1)} µs).
+\`requireFeature\` reaches **${expressOverNoop.ratio.toFixed(3)}** on Express (${ownCpu(expressOverNoop.cpu)}) and
+**${koaOverNoop.ratio.toFixed(3)}** on Koa (${ownCpu(koaOverNoop.cpu)}).
 
 A cached check's own floor: a hand-written middleware that looks the caller's answer up in a Map of
 the same ${SUBJECTS.toLocaleString('en')} subjects, reads the clock and attaches a small decision (bench/floor.mjs)
@@ -492,15 +496,15 @@ reaches **${byId['express-check-floor'].ratio.toFixed(3)}** of bare Express (${c
 **${byId['koa-check-floor'].ratio.toFixed(3)}** of bare Koa (${cpuMore(byId['koa-check-floor'].addedCpu, true)}): with that many subjects
 cycling, each lookup meets memory the framework's own work has evicted from the CPU's caches.
 Against it, the cache-hit \`requireFeature\` reaches **${expressOverCheckFloor.ratio.toFixed(3)}** on Express
-(${expressOverCheckFloor.cpu.toFixed(1)} µs of its own) and **${koaOverCheckFloor.ratio.toFixed(3)}** on Koa (${koaOverCheckFloor.cpu.toFixed(1)} µs).
+(${ownCpu(expressOverCheckFloor.cpu)}) and **${koaOverCheckFloor.ratio.toFixed(3)}** on Koa (${ownCpu(koaOverCheckFloor.cpu)}).
 
-Not all of a gated app's extra CPU is spent running the gate. Bare Express in a process holding
+What a gated Express process pays apart from running the gate: bare Express in a process holding
 the engine of \`requireFeature\`'s process, its ${SUBJECTS.toLocaleString('en')} decisions cached over HTTP the same way, which
 the route never calls, reaches **${byId['express-bare-engine'].ratio.toFixed(3)}** of bare (${cpuMore(byId['express-bare-engine'].addedCpu)}):
-what holding the engine and its cache costs the process, in the collector's work on Express's own
-garbage among other things (next table). Against that row, the cache-hit \`requireFeature\` reaches
-**${expressOverEngine.ratio.toFixed(3)}** (${cpuMore(expressOverEngine.cpu)} than that row). The same gate with its cache
-filled from the in-memory provider, so that the process never makes an outbound HTTP request,
+what holding the engine and its cache costs the process apart from running the gate (its
+scavenges take ${byId['express-bare-engine'].minorGc.toFixed(1)} µs per request, bare's ${byId['express-bare'].minorGc.toFixed(1)}; next table). Against that row,
+the cache-hit \`requireFeature\` reaches **${expressOverEngine.ratio.toFixed(3)}** (${ownCpu(expressOverEngine.cpu)}):
+the gate's own work per request. The same gate with its cache filled from the in-memory provider, so that the process never makes an outbound HTTP request,
 reaches **${byId['express-require-memory'].ratio.toFixed(3)}** of bare (${cpuMore(byId['express-require-memory'].addedCpu)}), and bare Express after the same
 10,000 requests over a plain undici Pool, with no Tollgate in the process, reaches
 **${byId['express-bare-undici'].ratio.toFixed(3)}** (${cpuMore(byId['express-bare-undici'].addedCpu)}).
