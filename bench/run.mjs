@@ -42,6 +42,17 @@ const ALL_VARIANTS = [
     subjects: SUBJECTS,
   },
   {
+    // The same app, process and cache as requireFeature's, but every request for one subject:
+    // each hit reads one entry the CPU's caches keep, where cycling 10,000 subjects reads
+    // memory the framework's own work has evicted. The gap between the two rows is what the
+    // cycling costs, the rest is the gate's code.
+    id: 'express-require-hot',
+    label:
+      'Express + requireFeature (cache hit), every request the same subject (reference: one hot cache entry)',
+    base: 'express-bare',
+    subjects: 1,
+  },
+  {
     // Bare Express in a process holding the engine of requireFeature's process, its cache
     // filled over HTTP the same way, which the route never calls: the gap between this row and
     // requireFeature is the gate's own work per request, the gap to bare what holding the
@@ -326,6 +337,7 @@ const TIMED = [
   'express-check-floor',
   'express-floor',
   'express-require',
+  'express-require-hot',
   'express-meter-batched',
   'koa-noop',
   'koa-check-floor',
@@ -343,9 +355,9 @@ for (const id of TIMED) {
     return timed.ask('gate-time', 'gateTime');
   });
   timed.child.send('close');
-  const { call, close, count } = gateTime[id];
+  const { call, callMean, close, closeMean, count } = gateTime[id];
   process.stdout.write(
-    `${id} timed inside the app: ${(call * 1000).toFixed(2)} µs before next(), ${(close * 1000).toFixed(2)} µs on close (${count} requests)\n`,
+    `${id} timed inside the app: ${(call * 1000).toFixed(2)} µs before next() (mean ${(callMean * 1000).toFixed(2)}), ${(close * 1000).toFixed(2)} µs on close (mean ${(closeMean * 1000).toFixed(2)}) (${count} requests)\n`,
   );
 }
 service.child.send('close');
@@ -446,6 +458,12 @@ const koaOverNoop = relative('koa-require', 'koa-noop');
 const expressOverCheckFloor = relative('express-require', 'express-check-floor');
 const koaOverCheckFloor = relative('koa-require', 'koa-check-floor');
 const expressOverEngine = relative('express-require', 'express-bare-engine');
+// What cycling 10,000 subjects costs over one hot subject: in the whole process (app CPU) and
+// inside the gate (mean time before next() plus the close listener, in µs).
+const cyclingCpu = byId['express-require'].addedCpu - byId['express-require-hot'].addedCpu;
+const gateMean = (id) => (gateTime[id].callMean + gateTime[id].closeMean) * 1000;
+const cyclingInGate = gateMean('express-require') - gateMean('express-require-hot');
+const signed = (x, digits = 1) => `${x < 0 ? '−' : '+'}${Math.abs(x).toFixed(digits)}`;
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 let md = `# Benchmarks
 
@@ -509,6 +527,17 @@ reaches **${byId['express-require-memory'].ratio.toFixed(3)}** of bare (${cpuMor
 10,000 requests over a plain undici Pool, with no Tollgate in the process, reaches
 **${byId['express-bare-undici'].ratio.toFixed(3)}** (${cpuMore(byId['express-bare-undici'].addedCpu)}).
 
+Where the gate's cost lies: the same app, process and cache with every request for one subject,
+so that each hit reads one entry the CPU's caches keep, reaches
+**${byId['express-require-hot'].ratio.toFixed(3)}** of bare (${cpuMore(byId['express-require-hot'].addedCpu)}). Cycling
+${SUBJECTS.toLocaleString('en')} subjects instead of one changes the app CPU per request by ${signed(cyclingCpu)} µs (difference of the
+two medians); timed inside the app (last section), the gate itself takes ${gateMean('express-require').toFixed(2)} µs on average
+cycling and ${gateMean('express-require-hot').toFixed(2)} µs on the hot subject (${signed(cyclingInGate, 2)} µs).${
+  cyclingCpu > 2 * cyclingInGate && cyclingCpu > 1
+    ? " Most of what cycling costs is therefore spent outside the gate's own code, in the rest of the process's work per request."
+    : ''
+}
+
 Garbage collection, per request (median over rounds), from the app's own \`gc\` performance
 entries: the young generation's scavenges, and the rest (mark-compact and its incremental steps).
 Scavenges alone take ${byId['express-bare'].minorGc.toFixed(1)} µs of bare Express's ${byId['express-bare'].cpuPerRequest.toFixed(1)} µs per request, against
@@ -566,19 +595,22 @@ md += `
 ## Time inside the gate, in the app
 
 Each middleware timed inside its own app under the same load as above (\`BENCH_GATE_TIME\` in
-bench/app.mjs), median over the requests of a ${3 * DURATION} s run: from the middleware's call to its
-\`next()\` (its work before the handler), and its \`close\` listener (between two listeners
-registered before and after it). Unlike the loop above, this sees the caches as cold as the app
-leaves them: between two requests Express runs ~100 µs of its own code over ~25 KB of fresh
-objects. The no-op rows are what the timing itself reads for a middleware doing nothing.
+bench/app.mjs), median and mean over the requests of a ${3 * DURATION} s run: from the middleware's call
+to its \`next()\` (its work before the handler), and its \`close\` listener (between two listeners
+registered before and after it). The mean is what adds up to CPU per request; the median leaves
+out the slow tail (a scavenge that starts inside the gate). Unlike the loop above, this sees the
+caches as cold as the app leaves them: between two requests Express runs ~100 µs of its own code
+over ~25 KB of fresh objects. The no-op rows are what the timing itself reads for a middleware
+doing nothing.
 
-| Middleware | before \`next()\`, µs | \`close\` listener, µs | requests timed |
-|---|---:|---:|---:|
+| Middleware | before \`next()\`, median µs | mean µs | \`close\` listener, median µs | mean µs | requests timed |
+|---|---:|---:|---:|---:|---:|
 `;
+const us = (ms) => (ms * 1000).toFixed(2);
 for (const id of TIMED) {
   const t = gateTime[id];
   const label = ALL_VARIANTS.find((v) => v.id === id).label;
-  md += `| ${label} | ${(t.call * 1000).toFixed(2)} | ${(t.close * 1000).toFixed(2)} | ${t.count.toLocaleString('en')} |\n`;
+  md += `| ${label} | ${us(t.call)} | ${us(t.callMean)} | ${us(t.close)} | ${us(t.closeMean)} | ${t.count.toLocaleString('en')} |\n`;
 }
 md += `
 ## Targets
