@@ -44,8 +44,8 @@ const ALL_VARIANTS = [
   {
     // The same app, process and cache as requireFeature's, but every request for one subject:
     // each hit reads one entry the CPU's caches keep, where cycling 10,000 subjects reads
-    // memory the framework's own work has evicted. The gap between the two rows is what the
-    // cycling costs, the rest is the gate's code.
+    // entries the framework's own work may have evicted. The gap between the two rows is what
+    // the cycling costs, the rest is the gate's code.
     id: 'express-require-hot',
     label:
       'Express + requireFeature (cache hit), every request the same subject (reference: one hot cache entry)',
