@@ -344,6 +344,8 @@ const TIMED = [
   'koa-require',
 ];
 const gateTime = {};
+/** A time the apps report in ms, in µs for the text. */
+const us = (ms) => (ms * 1000).toFixed(2);
 for (const id of TIMED) {
   const v = ALL_VARIANTS.find((variant) => variant.id === id);
   const app = start('app.mjs', [id, serviceUrl], APP_FLAGS, { BENCH_GATE_TIME: '1' });
@@ -357,7 +359,7 @@ for (const id of TIMED) {
   timed.child.send('close');
   const { call, callMean, close, closeMean, count } = gateTime[id];
   process.stdout.write(
-    `${id} timed inside the app: ${(call * 1000).toFixed(2)} µs before next() (mean ${(callMean * 1000).toFixed(2)}), ${(close * 1000).toFixed(2)} µs on close (mean ${(closeMean * 1000).toFixed(2)}) (${count} requests)\n`,
+    `${id} timed inside the app: ${us(call)} µs before next() (mean ${us(callMean)}), ${us(close)} µs on close (mean ${us(closeMean)}) (${count} requests)\n`,
   );
 }
 service.child.send('close');
@@ -606,7 +608,6 @@ doing nothing.
 | Middleware | before \`next()\`, median µs | mean µs | \`close\` listener, median µs | mean µs | requests timed |
 |---|---:|---:|---:|---:|---:|
 `;
-const us = (ms) => (ms * 1000).toFixed(2);
 for (const id of TIMED) {
   const t = gateTime[id];
   const label = ALL_VARIANTS.find((v) => v.id === id).label;
